@@ -1,0 +1,67 @@
+"""The ``outlast`` command. Sub-commands arrive with the parts they drive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from outlast.config import (
+    get_bulkhead_config,
+    get_circuit_breaker_config,
+    get_retry_config,
+    get_timeout_config,
+)
+
+__all__ = ["main"]
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("outlast")
+
+
+def _show_profile(kind: str, name: str) -> dict[str, object]:
+    if kind == "timeout":
+        return {"name": name, "timeout": get_timeout_config(name)}
+    lookup = {
+        "breaker": get_circuit_breaker_config,
+        "bulkhead": get_bulkhead_config,
+        "retry": get_retry_config,
+    }[kind]
+    config = lookup(name)
+    values = {f: getattr(config, f) for f in config.__dataclass_fields__}
+    return {"name": name, **{k: _plain(v) for k, v in values.items()}}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, type):
+        return value.__qualname__
+    return getattr(value, "value", value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outlast", description=__doc__)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command")
+    profile = commands.add_parser("profile", help="show the resolved profile for a service name")
+    profile.add_argument("kind", choices=["breaker", "bulkhead", "retry", "timeout"])
+    profile.add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``outlast`` console script."""
+    args = _parser().parse_args(argv)
+    if args.version:
+        print(_version())
+        return 0
+    if args.command == "profile":
+        print(json.dumps(_show_profile(args.kind, args.name), indent=2))
+        return 0
+    _parser().print_help(sys.stderr)
+    return 2

@@ -1,0 +1,42 @@
+"""Configuration: settings, policy data and the per-service profiles of the seed.
+
+``get_circuit_breaker_config("database")`` and its siblings return the seed's profile for
+that name with any settings override applied; an unknown name gets the default profile
+(``DEFAULT_*`` in ``outlast.config._tables``).
+"""
+
+from __future__ import annotations
+
+from outlast.config._lookup import (
+    get_bulkhead_config,
+    get_circuit_breaker_config,
+    get_retry_config,
+    get_timeout_config,
+)
+from outlast.config._policies import (
+    BreakerProfile,
+    BulkheadConfig,
+    CircuitBreakerConfig,
+    Jitter,
+    RetryConfig,
+    RetryStrategy,
+    WindowType,
+)
+from outlast.config._settings import Settings, get_settings, reload_settings
+
+__all__ = [
+    "BreakerProfile",
+    "BulkheadConfig",
+    "CircuitBreakerConfig",
+    "Jitter",
+    "RetryConfig",
+    "RetryStrategy",
+    "Settings",
+    "WindowType",
+    "get_bulkhead_config",
+    "get_circuit_breaker_config",
+    "get_retry_config",
+    "get_settings",
+    "get_timeout_config",
+    "reload_settings",
+]

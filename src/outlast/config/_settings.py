@@ -1,0 +1,120 @@
+"""Settings from the environment (prefix ``OUTLAST_``) and an optional TOML file.
+
+Profile overrides merge over the seed tables field by field, so
+``OUTLAST_CIRCUIT_BREAKERS__DATABASE__FAILURE_THRESHOLD=7`` changes one number and keeps
+the rest of the ``database`` profile. ``OUTLAST_CONFIG_FILE`` names a TOML file whose
+values sit below the environment's.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from outlast.config._policies import BreakerProfile, RetryStrategy, WindowType
+
+__all__ = [
+    "BreakerOverride",
+    "BulkheadOverride",
+    "RetryOverride",
+    "Settings",
+    "get_settings",
+    "reload_settings",
+]
+
+
+class _Override(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BreakerOverride(_Override):
+    """Fields of a breaker profile that settings may change."""
+
+    failure_threshold: int | None = None
+    recovery_timeout: float | None = None
+    half_open_max_calls: int | None = None
+    failure_rate_threshold: float | None = None
+    slow_call_rate_threshold: float | None = None
+    slow_call_duration: float | None = None
+    window_type: WindowType | None = None
+    window_size: int | None = None
+    minimum_calls: int | None = None
+    profile: BreakerProfile | None = None
+
+
+class BulkheadOverride(_Override):
+    """Fields of a bulkhead profile that settings may change."""
+
+    capacity: int | None = None
+    timeout: float | None = None
+
+
+class RetryOverride(_Override):
+    """Fields of a retry profile that settings may change (exception lists stay in code)."""
+
+    max_attempts: int | None = None
+    initial_delay: float | None = None
+    backoff_factor: float | None = None
+    max_delay: float | None = None
+    strategy: RetryStrategy | None = None
+    jitter: bool | None = None
+    attempt_timeout: float | None = None
+    deadline: float | None = None
+
+
+class Settings(BaseSettings):
+    """Everything Outlast reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OUTLAST_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None
+    mongodb_url: str | None = None
+    namespace: str = "default"
+    circuit_breakers: dict[str, BreakerOverride] = {}
+    bulkheads: dict[str, BulkheadOverride] = {}
+    retries: dict[str, RetryOverride] = {}
+    timeouts: dict[str, float] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("OUTLAST_CONFIG_FILE")
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def overrides_of(model: _Override) -> dict[str, Any]:
+    """The fields a settings override actually sets."""
+    return {k: v for k, v in model.model_dump(exclude_none=True).items()}
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    """Read the settings again (after the environment or the file changed)."""
+    get_settings.cache_clear()
+    return get_settings()
