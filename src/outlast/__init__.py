@@ -1,22 +1,90 @@
-"""Outlast: keep an application's work alive through failures."""
+"""Outlast: keep an application's work alive through failures.
 
-from outlast.config import RetryConfig, RetryStrategy
+The public API lives here; implementation modules are private. See ``outlast.config`` for
+settings and profiles, ``outlast.testing`` for test helpers, ``outlast.typing`` for the
+protocols at the seams.
+"""
+
+from outlast.config import (
+    BulkheadConfig,
+    CircuitBreakerConfig,
+    Jitter,
+    RetryConfig,
+    RetryStrategy,
+    WindowType,
+)
 from outlast.errors import (
     BulkheadCapacityError,
     CircuitBreakerOpenError,
+    ConfigurationError,
     ErrorContext,
     ErrorSeverity,
+    FieldError,
+    InternalError,
+    OperationTimeoutError,
     OutlastError,
+    ServiceUnavailableError,
     ValidationError,
+)
+from outlast.resilience import (
+    BreakerTransition,
+    Bulkhead,
+    CallFailed,
+    CircuitBreaker,
+    CircuitState,
+    FallbackUsed,
+    RetryScheduled,
+    add_listener,
+    bulkheads,
+    circuit_breakers,
+    compile_schema,
+    get_bulkhead,
+    get_circuit_breaker,
+    handle_errors,
+    register_user_message,
+    remove_listener,
+    retry_with_backoff,
+    retry_with_backoff_sync,
+    translate_error,
+    validate_input,
 )
 
 __all__ = [
+    "BreakerTransition",
+    "Bulkhead",
     "BulkheadCapacityError",
+    "BulkheadConfig",
+    "CallFailed",
+    "CircuitBreaker",
+    "CircuitBreakerConfig",
     "CircuitBreakerOpenError",
+    "CircuitState",
+    "ConfigurationError",
     "ErrorContext",
     "ErrorSeverity",
+    "FallbackUsed",
+    "FieldError",
+    "InternalError",
+    "Jitter",
+    "OperationTimeoutError",
     "OutlastError",
     "RetryConfig",
+    "RetryScheduled",
     "RetryStrategy",
+    "ServiceUnavailableError",
     "ValidationError",
+    "WindowType",
+    "add_listener",
+    "bulkheads",
+    "circuit_breakers",
+    "compile_schema",
+    "get_bulkhead",
+    "get_circuit_breaker",
+    "handle_errors",
+    "register_user_message",
+    "remove_listener",
+    "retry_with_backoff",
+    "retry_with_backoff_sync",
+    "translate_error",
+    "validate_input",
 ]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 
 from outlast.config import (
+    BulkheadConfig,
+    CircuitBreakerConfig,
+    RetryConfig,
     get_bulkhead_config,
     get_circuit_breaker_config,
     get_retry_config,
@@ -26,13 +30,14 @@ def _version() -> str:
 def _show_profile(kind: str, name: str) -> dict[str, object]:
     if kind == "timeout":
         return {"name": name, "timeout": get_timeout_config(name)}
-    lookup = {
-        "breaker": get_circuit_breaker_config,
-        "bulkhead": get_bulkhead_config,
-        "retry": get_retry_config,
-    }[kind]
-    config = lookup(name)
-    values = {f: getattr(config, f) for f in config.__dataclass_fields__}
+    config: CircuitBreakerConfig | BulkheadConfig | RetryConfig
+    if kind == "breaker":
+        config = get_circuit_breaker_config(name)
+    elif kind == "bulkhead":
+        config = get_bulkhead_config(name)
+    else:
+        config = get_retry_config(name)
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     return {"name": name, **{k: _plain(v) for k, v in values.items()}}
 
 

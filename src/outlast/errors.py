@@ -113,8 +113,10 @@ class ValidationError(OutlastError):
         errors: list[FieldError] | None = None,
         error_code: str | None = None,
         user_message: str | None = None,
+        context: ErrorContext | None = None,
     ) -> None:
         self.errors: list[FieldError] = list(errors or [])
+        self.context = context
         if not message and self.errors:
             message = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
         super().__init__(
@@ -128,7 +130,9 @@ class ValidationError(OutlastError):
         return {
             "error_code": self.error_code,
             "message": self.user_message,
-            "errors": [{"field": e.field, "code": e.code, "message": e.message} for e in self.errors],
+            "errors": [
+                {"field": e.field, "code": e.code, "message": e.message} for e in self.errors
+            ],
         }
 
 
@@ -140,7 +144,9 @@ class CircuitBreakerOpenError(OutlastError):
 
     def __init__(self, name: str, retry_after: float) -> None:
         # Kept cheap on purpose: an open breaker raises this on every rejected call.
-        Exception.__init__(self, f"circuit breaker {name!r} is open; retry after {retry_after:.3f}s")
+        Exception.__init__(
+            self, f"circuit breaker {name!r} is open; retry after {retry_after:.3f}s"
+        )
         self.name = name
         self.retry_after = retry_after
         self.error_code = self.default_code
@@ -200,4 +206,3 @@ class ConfigurationError(OutlastError):
     """A setting, profile or argument is invalid; the message names it."""
 
     default_code = "CONFIGURATION_ERROR"
-

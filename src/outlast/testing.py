@@ -49,7 +49,7 @@ class FakeClock:
         await asyncio.sleep(0)  # still yield, as a real sleep would
 
 
-class set_testing:  # noqa: N801 - reads as a function call, works as a context manager too
+class set_testing:
     """Switch test mode on or off: retries skip sleeps; ``attempts`` caps them if given.
 
     ``set_testing(True)`` takes effect at once; ``with set_testing(True): ...`` restores the

@@ -109,23 +109,31 @@ class RetryConfig:
     honor_retry_after: bool = True
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.max_attempts, int) and self.max_attempts >= 1,
-                 f"max_attempts must be an int >= 1, got {self.max_attempts!r}")
+        _require(
+            isinstance(self.max_attempts, int) and self.max_attempts >= 1,
+            f"max_attempts must be an int >= 1, got {self.max_attempts!r}",
+        )
         for name in ("initial_delay", "max_delay"):
             value = getattr(self, name)
             _require(_finite(value) and value >= 0, f"{name} must be >= 0, got {value!r}")
-        _require(_finite(self.backoff_factor) and self.backoff_factor >= 1,
-                 f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
+        _require(
+            _finite(self.backoff_factor) and self.backoff_factor >= 1,
+            f"backoff_factor must be >= 1, got {self.backoff_factor!r}",
+        )
         for name in ("attempt_timeout", "deadline"):
             value = getattr(self, name)
-            _require(value is None or (_finite(value) and value > 0),
-                     f"{name} must be None or > 0, got {value!r}")
+            _require(
+                value is None or (_finite(value) and value > 0),
+                f"{name} must be None or > 0, got {value!r}",
+            )
         jitter = self.jitter
         if isinstance(jitter, bool):
             jitter = Jitter.FULL if jitter else Jitter.NONE
         _require(isinstance(jitter, Jitter), f"jitter must be a Jitter or bool, got {jitter!r}")
-        _require(isinstance(self.strategy, RetryStrategy),
-                 f"strategy must be a RetryStrategy, got {self.strategy!r}")
+        _require(
+            isinstance(self.strategy, RetryStrategy),
+            f"strategy must be a RetryStrategy, got {self.strategy!r}",
+        )
         object.__setattr__(self, "jitter", jitter)
         object.__setattr__(
             self, "retryable_exceptions", _types(self.retryable_exceptions, "retryable_exceptions")
@@ -167,24 +175,37 @@ class CircuitBreakerConfig:
     profile: BreakerProfile | None = None
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.failure_threshold, int) and self.failure_threshold >= 1,
-                 f"failure_threshold must be an int >= 1, got {self.failure_threshold!r}")
-        _require(_finite(self.recovery_timeout) and self.recovery_timeout > 0,
-                 f"recovery_timeout must be > 0, got {self.recovery_timeout!r}")
-        _require(isinstance(self.half_open_max_calls, int) and self.half_open_max_calls >= 1,
-                 f"half_open_max_calls must be an int >= 1, got {self.half_open_max_calls!r}")
+        _require(
+            isinstance(self.failure_threshold, int) and self.failure_threshold >= 1,
+            f"failure_threshold must be an int >= 1, got {self.failure_threshold!r}",
+        )
+        _require(
+            _finite(self.recovery_timeout) and self.recovery_timeout > 0,
+            f"recovery_timeout must be > 0, got {self.recovery_timeout!r}",
+        )
+        _require(
+            isinstance(self.half_open_max_calls, int) and self.half_open_max_calls >= 1,
+            f"half_open_max_calls must be an int >= 1, got {self.half_open_max_calls!r}",
+        )
         for name in ("failure_rate_threshold", "slow_call_rate_threshold"):
             value = getattr(self, name)
-            _require(value is None or (_finite(value) and 0 < value <= 100),
-                     f"{name} must be None or in (0, 100], got {value!r}")
-        _require(_finite(self.slow_call_duration) and self.slow_call_duration > 0,
-                 f"slow_call_duration must be > 0, got {self.slow_call_duration!r}")
+            _require(
+                value is None or (_finite(value) and 0 < value <= 100),
+                f"{name} must be None or in (0, 100], got {value!r}",
+            )
+        _require(
+            _finite(self.slow_call_duration) and self.slow_call_duration > 0,
+            f"slow_call_duration must be > 0, got {self.slow_call_duration!r}",
+        )
         for name in ("window_size", "minimum_calls"):
             value = getattr(self, name)
-            _require(isinstance(value, int) and value >= 1,
-                     f"{name} must be an int >= 1, got {value!r}")
-        _require(isinstance(self.window_type, WindowType),
-                 f"window_type must be a WindowType, got {self.window_type!r}")
+            _require(
+                isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}"
+            )
+        _require(
+            isinstance(self.window_type, WindowType),
+            f"window_type must be a WindowType, got {self.window_type!r}",
+        )
         object.__setattr__(
             self, "recorded_exceptions", _types(self.recorded_exceptions, "recorded_exceptions")
         )
@@ -206,15 +227,17 @@ class BulkheadConfig:
     timeout: float = 5.0
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.capacity, int) and self.capacity >= 1,
-                 f"capacity must be an int >= 1, got {self.capacity!r}")
-        _require(_finite(self.timeout) and self.timeout >= 0,
-                 f"timeout must be >= 0, got {self.timeout!r}")
+        _require(
+            isinstance(self.capacity, int) and self.capacity >= 1,
+            f"capacity must be an int >= 1, got {self.capacity!r}",
+        )
+        _require(
+            _finite(self.timeout) and self.timeout >= 0,
+            f"timeout must be >= 0, got {self.timeout!r}",
+        )
 
 
 def merged(base: Any, overrides: dict[str, Any]) -> Any:
     """A copy of the dataclass ``base`` with ``overrides`` applied (validated again)."""
     values = {f: getattr(base, f) for f in base.__dataclass_fields__}
     return type(base)(**{**values, **overrides})
-
-

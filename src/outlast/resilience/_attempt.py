@@ -1,0 +1,121 @@
+"""One attempt of a protected call: bulkhead permit, breaker check, timeout, the call.
+
+The bulkhead permit is taken first, so an open breaker's rejection costs no permit for
+longer than the check. A sync attempt that times out keeps its permit until the abandoned
+call really finishes (see ``_timeout``), so the bulkhead never admits more running calls
+than its capacity.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from outlast.errors import BulkheadCapacityError
+from outlast.resilience._breaker import CircuitBreaker
+from outlast.resilience._bulkhead import Bulkhead
+from outlast.resilience._timeout import call_with_timeout_async, call_with_timeout_sync
+
+__all__ = ["Attempt"]
+
+
+class Attempt:
+    """The per-attempt layers of one decorated function."""
+
+    __slots__ = ("breaker", "bulkhead", "operation", "timeout")
+
+    def __init__(
+        self,
+        *,
+        operation: str,
+        breaker: CircuitBreaker | None,
+        bulkhead: Bulkhead | None,
+        timeout: float | None,
+    ) -> None:
+        self.operation = operation
+        self.breaker = breaker
+        self.bulkhead = bulkhead
+        self.timeout = timeout
+
+    def _limit(self, time_left: float | None) -> float | None:
+        """The tighter of the decorator's timeout and the time the retry driver leaves."""
+        if time_left is None:
+            return self.timeout
+        if self.timeout is None:
+            return time_left
+        return min(time_left, self.timeout)
+
+    def _rejected(self, bulkhead: Bulkhead) -> BulkheadCapacityError:
+        return BulkheadCapacityError(name=bulkhead.name, capacity=bulkhead.capacity)
+
+    def run_sync(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        time_left: float | None,
+    ) -> Any:
+        """Run one sync attempt through every per-attempt layer."""
+        bulkhead = self.bulkhead
+        if bulkhead is not None and not (bulkhead.try_acquire() or bulkhead.acquire_sync()):
+            raise self._rejected(bulkhead)
+        release = bulkhead.release if bulkhead is not None else None
+        try:
+            started = self.breaker.before_call() if self.breaker is not None else 0.0
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+        limit = self._limit(time_left)
+        try:
+            if limit is None:
+                try:
+                    result = fn(*args, **kwargs)
+                finally:
+                    if release is not None:
+                        release()
+            else:
+                call = functools.partial(fn, *args, **kwargs)
+                result = call_with_timeout_sync(
+                    call, limit, operation=self.operation, on_finish=release
+                )
+        except BaseException as error:
+            if self.breaker is not None:
+                self.breaker.on_failure(error, started)
+            raise
+        if self.breaker is not None:
+            self.breaker.on_success(started)
+        return result
+
+    async def run_async(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        time_left: float | None,
+    ) -> Any:
+        """Run one async attempt through every per-attempt layer."""
+        bulkhead = self.bulkhead
+        if bulkhead is not None and not (bulkhead.try_acquire() or await bulkhead.acquire()):
+            raise self._rejected(bulkhead)
+        try:
+            started = self.breaker.before_call() if self.breaker is not None else 0.0
+            limit = self._limit(time_left)
+            try:
+                if limit is None:
+                    result = await fn(*args, **kwargs)
+                else:
+                    result = await call_with_timeout_async(
+                        lambda: fn(*args, **kwargs), limit, operation=self.operation
+                    )
+            except BaseException as error:
+                if self.breaker is not None:
+                    self.breaker.on_failure(error, started)
+                raise
+            if self.breaker is not None:
+                self.breaker.on_success(started)
+            return result
+        finally:
+            if bulkhead is not None:
+                bulkhead.release()
