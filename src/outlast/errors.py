@@ -141,16 +141,18 @@ class CircuitBreakerOpenError(OutlastError):
 
     default_code = "CIRCUIT_BREAKER_OPEN"
     default_user_message = "This service is temporarily unavailable. Please try again shortly."
+    # Class-level values and a lazy ``__str__`` keep construction cheap: an open breaker
+    # raises this on every rejected call.
+    error_code = default_code
+    user_message = default_user_message
 
     def __init__(self, name: str, retry_after: float) -> None:
-        # Kept cheap on purpose: an open breaker raises this on every rejected call.
-        Exception.__init__(
-            self, f"circuit breaker {name!r} is open; retry after {retry_after:.3f}s"
-        )
+        self.args = (name, retry_after)  # lets the error pickle and unpickle whole
         self.name = name
         self.retry_after = retry_after
-        self.error_code = self.default_code
-        self.user_message = self.default_user_message
+
+    def __str__(self) -> str:
+        return f"circuit breaker {self.name!r} is open; retry after {self.retry_after:.3f}s"
 
 
 class BulkheadCapacityError(OutlastError):

@@ -13,9 +13,8 @@ import pytest
 from outlast.config import BreakerProfile, CircuitBreakerConfig, WindowType
 from outlast.errors import CircuitBreakerOpenError, ConfigurationError
 from outlast.resilience import _events
-from outlast.resilience._breaker import (
-    CircuitBreaker,
-    CircuitState,
+from outlast.resilience._breaker import CircuitBreaker, CircuitState
+from outlast.resilience._breaker_registry import (
     circuit_breakers,
     get_circuit_breaker,
     reset_circuit_breakers,
@@ -163,8 +162,7 @@ def test_all_probes_succeeding_closes_and_resets_counters(clock: FakeClock) -> N
 
 
 def test_a_call_admitted_before_opening_is_no_probe(clock: FakeClock) -> None:
-    """A slow call started while closed and ending in half-open neither closes the breaker
-    nor uses up a probe slot."""
+    """A call admitted while closed that ends in half-open is no probe and closes nothing."""
     breaker = make(clock, failure_threshold=1, recovery_timeout=10.0, half_open_max_calls=1)
     straggler = breaker.before_call()
     fail(breaker)
@@ -180,8 +178,7 @@ def test_a_call_admitted_before_opening_is_no_probe(clock: FakeClock) -> None:
 
 
 def test_failure_rate_over_a_count_window(clock: FakeClock) -> None:
-    """With a failure-rate threshold, the breaker opens once minimum_calls are in and the
-    failure share reaches it, even without consecutive failures."""
+    """Once minimum_calls are in, a failure share at the threshold opens it (count window)."""
     breaker = make(
         clock, failure_threshold=100, failure_rate_threshold=50, window_size=10, minimum_calls=4
     )
@@ -311,8 +308,7 @@ def test_stats_have_rates_only_when_a_window_is_kept(clock: FakeClock) -> None:
 
 
 def test_ignored_and_unrecorded_errors_count_as_nothing(clock: FakeClock) -> None:
-    """Errors outside recorded_exceptions or inside ignored_exceptions neither fail nor
-    succeed, and still propagate."""
+    """Unrecorded, ignored and interrupt errors propagate but count as nothing."""
     breaker = make(
         clock,
         failure_threshold=1,

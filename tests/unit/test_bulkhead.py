@@ -20,12 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from outlast.config import BulkheadConfig
 from outlast.errors import BulkheadCapacityError
-from outlast.resilience._bulkhead import (
-    Bulkhead,
-    bulkheads,
-    get_bulkhead,
-    reset_bulkheads,
-)
+from outlast.resilience._bulkhead import Bulkhead
+from outlast.resilience._bulkhead_registry import bulkheads, get_bulkhead, reset_bulkheads
 
 
 def make(capacity: int, timeout: float = 5.0, name: str = "test") -> Bulkhead:

@@ -361,3 +361,17 @@ async def test_cancellation_is_never_retried_nor_translated() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert calls == 1
+
+
+def test_a_single_attempt_still_publishes_its_failure(events: list[ResilienceEvent]) -> None:
+    """Without a retry_config the call runs once, and its failure is published."""
+
+    @handle_errors(operation_name="once")
+    def once() -> None:
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        once()
+    failed = [e for e in events if isinstance(e, CallFailed)]
+    assert [(e.operation, e.attempt) for e in failed] == [("once", 1)]
+    assert not [e for e in events if isinstance(e, RetryScheduled)]

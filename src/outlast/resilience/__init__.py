@@ -5,20 +5,14 @@ It never imports Celery, FastAPI or a store; it publishes events (``add_listener
 monitoring subscribes to.
 """
 
-from outlast.resilience._breaker import (
-    CircuitBreaker,
-    CircuitState,
+from outlast.resilience._breaker import CircuitBreaker, CircuitState
+from outlast.resilience._breaker_registry import (
     circuit_breakers,
     get_circuit_breaker,
     reset_circuit_breakers,
 )
-from outlast.resilience._bulkhead import (
-    Bulkhead,
-    BulkheadStats,
-    bulkheads,
-    get_bulkhead,
-    reset_bulkheads,
-)
+from outlast.resilience._bulkhead import Bulkhead, BulkheadStats
+from outlast.resilience._bulkhead_registry import bulkheads, get_bulkhead, reset_bulkheads
 from outlast.resilience._events import (
     BreakerTransition,
     CallFailed,
@@ -32,7 +26,8 @@ from outlast.resilience._events import (
 from outlast.resilience._handle_errors import handle_errors
 from outlast.resilience._messages import register_user_message, translate_error, user_facing_dict
 from outlast.resilience._retry import retry_with_backoff, retry_with_backoff_sync
-from outlast.resilience._validation import CompiledSchema, compile_schema, validate_input
+from outlast.resilience._schema import CompiledSchema, compile_schema
+from outlast.resilience._validation import validate_input
 
 __all__ = [
     "BreakerTransition",

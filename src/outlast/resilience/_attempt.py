@@ -46,6 +46,26 @@ class Attempt:
             return time_left
         return min(time_left, self.timeout)
 
+    def _admit(self, release: Callable[[], None] | None) -> float:
+        """Pass the breaker (returning the start time); give the permit back if it refuses."""
+        if self.breaker is None:
+            return 0.0
+        try:
+            return self.breaker.before_call()
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+
+    def _settle(self, started: float, error: BaseException | None) -> None:
+        """Tell the breaker how the attempt admitted at ``started`` ended."""
+        if self.breaker is None:
+            return
+        if error is None:
+            self.breaker.on_success(started)
+        else:
+            self.breaker.on_failure(error, started)
+
     def _rejected(self, bulkhead: Bulkhead) -> BulkheadCapacityError:
         return BulkheadCapacityError(name=bulkhead.name, capacity=bulkhead.capacity)
 
@@ -61,12 +81,7 @@ class Attempt:
         if bulkhead is not None and not (bulkhead.try_acquire() or bulkhead.acquire_sync()):
             raise self._rejected(bulkhead)
         release = bulkhead.release if bulkhead is not None else None
-        try:
-            started = self.breaker.before_call() if self.breaker is not None else 0.0
-        except BaseException:
-            if release is not None:
-                release()
-            raise
+        started = self._admit(release)
         limit = self._limit(time_left)
         try:
             if limit is None:
@@ -81,11 +96,9 @@ class Attempt:
                     call, limit, operation=self.operation, on_finish=release
                 )
         except BaseException as error:
-            if self.breaker is not None:
-                self.breaker.on_failure(error, started)
+            self._settle(started, error)
             raise
-        if self.breaker is not None:
-            self.breaker.on_success(started)
+        self._settle(started, None)
         return result
 
     async def run_async(
@@ -99,23 +112,21 @@ class Attempt:
         bulkhead = self.bulkhead
         if bulkhead is not None and not (bulkhead.try_acquire() or await bulkhead.acquire()):
             raise self._rejected(bulkhead)
+        release = bulkhead.release if bulkhead is not None else None
+        started = self._admit(release)
+        limit = self._limit(time_left)
         try:
-            started = self.breaker.before_call() if self.breaker is not None else 0.0
-            limit = self._limit(time_left)
-            try:
-                if limit is None:
-                    result = await fn(*args, **kwargs)
-                else:
-                    result = await call_with_timeout_async(
-                        lambda: fn(*args, **kwargs), limit, operation=self.operation
-                    )
-            except BaseException as error:
-                if self.breaker is not None:
-                    self.breaker.on_failure(error, started)
-                raise
-            if self.breaker is not None:
-                self.breaker.on_success(started)
-            return result
+            if limit is None:
+                result = await fn(*args, **kwargs)
+            else:
+                result = await call_with_timeout_async(
+                    lambda: fn(*args, **kwargs), limit, operation=self.operation
+                )
+        except BaseException as error:
+            self._settle(started, error)
+            raise
         finally:
-            if bulkhead is not None:
-                bulkhead.release()
+            if release is not None:
+                release()
+        self._settle(started, None)
+        return result

@@ -3,8 +3,8 @@
 The rules live in a :class:`~outlast.resilience._breaker_state.BreakerStateBackend`
 (in-process :class:`LocalBreakerState` by default). This module asks it for permission,
 runs the user's call with no lock held, reports the outcome, and tells listeners about
-transitions after the backend has released its lock. ``get_circuit_breaker`` hands out
-one breaker per name, configured from the seed's service table.
+transitions after the backend has released its lock. One breaker per name, configured
+from the seed's service table, comes from :mod:`outlast.resilience._breaker_registry`.
 
 The hot path (``before_call`` + ``on_success`` in the closed state) is two clock reads, an
 identity check and one short locked counter update; keep it that way.
@@ -24,9 +24,8 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from outlast._clock import SYSTEM_CLOCK, Clock, SystemClock
-from outlast.config import BreakerProfile, CircuitBreakerConfig, get_circuit_breaker_config
-from outlast.config._policies import merged
-from outlast.errors import CircuitBreakerOpenError, ConfigurationError
+from outlast.config import CircuitBreakerConfig
+from outlast.errors import CircuitBreakerOpenError
 from outlast.resilience import _events
 from outlast.resilience._breaker_state import (
     ADMITTED,
@@ -36,15 +35,11 @@ from outlast.resilience._breaker_state import (
     Transition,
 )
 from outlast.resilience._events import BreakerTransition
-from outlast.resilience._registry import Registry
 
 __all__ = [
     "BreakerListener",
     "CircuitBreaker",
     "CircuitState",
-    "circuit_breakers",
-    "get_circuit_breaker",
-    "reset_circuit_breakers",
 ]
 
 P = ParamSpec("P")
@@ -106,7 +101,7 @@ class CircuitBreaker:
         self._clock = clock if clock is not None else SYSTEM_CLOCK
         # Skip a Python-level frame per clock read when the clock is the real one.
         self._monotonic = (
-            time.monotonic if isinstance(self._clock, SystemClock) else self._clock.monotonic
+            time.monotonic if type(self._clock) is SystemClock else self._clock.monotonic
         )
         self._backend: BreakerStateBackend = (
             backend if backend is not None else LocalBreakerState(config=self._config)
@@ -243,7 +238,15 @@ class CircuitBreaker:
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            return self.call_sync(fn, *args, **kwargs)
+            # call_sync inlined: this wrapper is on the hot path of every decorated call.
+            started = self.before_call()
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as error:
+                self.on_failure(error, started)
+                raise
+            self.on_success(started)
+            return result
 
         return wrapper
 
@@ -312,66 +315,3 @@ class CircuitBreaker:
             except Exception:
                 log.exception("listener %r of circuit breaker %r failed", listener, self.name)
         _events.publish(event)
-
-
-# -- the registry ----------------------------------------------------------------------
-
-_breakers: Registry[CircuitBreaker] = Registry()
-
-
-def get_circuit_breaker(
-    name: str,
-    failure_threshold: int | None = None,
-    recovery_timeout: float | None = None,
-    *,
-    config: CircuitBreakerConfig | None = None,
-    clock: Clock | None = None,
-    **overrides: Any,
-) -> CircuitBreaker:
-    """The one breaker called ``name`` in this process, created on first use.
-
-    The first call fixes its configuration: ``config`` (else the seed profile for ``name``,
-    else the default profile), with ``failure_threshold``, ``recovery_timeout`` and any
-    other ``CircuitBreakerConfig`` field given as a keyword applied on top. Later calls
-    return the same instance and ignore their arguments.
-    """
-    existing = _breakers.get(name)
-    if existing is not None:
-        return existing
-    if failure_threshold is not None:
-        overrides["failure_threshold"] = failure_threshold
-    if recovery_timeout is not None:
-        overrides["recovery_timeout"] = recovery_timeout
-    return _breakers.get_or_create(
-        name,
-        lambda: CircuitBreaker(name, config=_resolve_config(name, config, overrides), clock=clock),
-    )
-
-
-def _resolve_config(
-    name: str, config: CircuitBreakerConfig | None, overrides: dict[str, Any]
-) -> CircuitBreakerConfig:
-    """``config`` or the profile for ``name``, with ``overrides`` applied and validated."""
-    base = config if config is not None else get_circuit_breaker_config(name)
-    unknown = sorted(set(overrides) - set(CircuitBreakerConfig.__dataclass_fields__))
-    if unknown:
-        raise ConfigurationError(f"unknown circuit breaker setting(s): {', '.join(unknown)}")
-    if not overrides:
-        return base
-    profile = overrides.get("profile")
-    if isinstance(profile, str):
-        profile = overrides["profile"] = BreakerProfile(profile)
-    if isinstance(profile, BreakerProfile) and "half_open_max_calls" not in overrides:
-        overrides["half_open_max_calls"] = profile.half_open_max_calls
-    resolved: CircuitBreakerConfig = merged(base, overrides)
-    return resolved
-
-
-def circuit_breakers() -> dict[str, CircuitBreaker]:
-    """Every named breaker created so far (for health endpoints)."""
-    return _breakers.all()
-
-
-def reset_circuit_breakers() -> None:
-    """Forget every named breaker (tests call this between cases)."""
-    _breakers.clear()

@@ -10,7 +10,8 @@ A call is identified by the monotonic time it was admitted (``started``). An out
 moves the state when the call started in the current state (``started >= since``, and the
 state is not OPEN, which admits nothing): a slow call admitted before the breaker opened
 cannot count as a half-open probe, nor can a probe from an earlier half-open period.
-Totals (successes, failures) count every outcome.
+Totals (successes, failures) count every outcome. As in resilience4j, a call is slow when
+it takes strictly longer than ``slow_call_duration``, and a slow failure counts as both.
 
 This module never sleeps, never calls user code and never holds its lock for longer than
 a few attribute updates.
@@ -129,6 +130,8 @@ class LocalBreakerState:
     The lock covers only the counter and state updates below, never a user's call. The
     CLOSED admission and the OPEN rejection read the state without the lock: a racing
     transition can at worst admit or reject one call that was concurrent with it anyway.
+    A half-open probe keeps its slot until its outcome is reported; every driver of
+    ``CircuitBreaker`` reports one for any exception, ``BaseException`` included.
     """
 
     __slots__ = (
@@ -190,8 +193,8 @@ class LocalBreakerState:
             # send us to the locked path, never reject against the wrong deadline.
             wait = self._open_until - now
             if wait > 0.0:
-                # Unlocked on purpose (open rejections must stay cheap): a statistic, never
-                # a decision input; the GIL makes the increment exact in practice.
+                # Unlocked on purpose, to keep open rejections cheap. It is a statistic, never
+                # a decision input; at worst a racing update drops one rejection from it.
                 self._rejected += 1
                 return (wait, None)
         return self._acquire_locked(now)

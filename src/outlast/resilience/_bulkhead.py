@@ -8,8 +8,9 @@ everyone to race for, so waiters are served in arrival order, sync and async ali
 wake-up is lost. A waiter that times out or is cancelled just as it is handed a permit gives
 that permit back, so a permit is never leaked and the capacity is never exceeded.
 
-The count itself lives behind :class:`PermitLedger`, the seam where a backend with leases
-(a cluster-wide bulkhead in Redis) can replace the in-process count later.
+The count itself lives behind :class:`~outlast.resilience._permits.PermitLedger`, the seam
+where a backend with leases (a cluster-wide bulkhead in Redis) can replace the in-process
+count later. One bulkhead per name comes from :mod:`outlast.resilience._bulkhead_registry`.
 
 This module never sleeps and never reads a clock: each wait is bounded by its primitive's
 own timeout (``Lock.acquire(timeout=...)``, ``asyncio.timeout``).
@@ -23,65 +24,13 @@ import math
 import threading
 from collections import deque
 from types import TracebackType
-from typing import Protocol, TypedDict
+from typing import TypedDict
 
 from outlast.config import BulkheadConfig, get_bulkhead_config
 from outlast.errors import BulkheadCapacityError
-from outlast.resilience._registry import Registry
+from outlast.resilience._permits import LocalPermits, PermitLedger
 
-__all__ = [
-    "Bulkhead",
-    "BulkheadStats",
-    "LocalPermits",
-    "PermitLedger",
-    "bulkheads",
-    "get_bulkhead",
-    "reset_bulkheads",
-]
-
-
-class PermitLedger(Protocol):
-    """Counts permits in use. The bulkhead calls it only while holding its own lock."""
-
-    @property
-    def capacity(self) -> int:
-        """How many permits exist."""
-        ...
-
-    @property
-    def in_use(self) -> int:
-        """How many permits are held right now."""
-        ...
-
-    def take(self) -> bool:
-        """Claim a free permit; False when none is free."""
-        ...
-
-    def give(self) -> bool:
-        """Return a held permit; False when none was held (an over-release)."""
-        ...
-
-
-class LocalPermits:
-    """The in-process ledger: a plain counter, safe because the bulkhead's lock guards it."""
-
-    __slots__ = ("capacity", "in_use")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.in_use = 0
-
-    def take(self) -> bool:
-        if self.in_use < self.capacity:
-            self.in_use += 1
-            return True
-        return False
-
-    def give(self) -> bool:
-        if self.in_use:
-            self.in_use -= 1
-            return True
-        return False
+__all__ = ["Bulkhead", "BulkheadStats"]
 
 
 class BulkheadStats(TypedDict):
@@ -368,41 +317,3 @@ class Bulkhead:
                 heir.granted = False  # so its own late _abandon gives nothing back twice
                 self._acquired -= 1
                 heir = self._pass_on()
-
-
-_REGISTRY: Registry[Bulkhead] = Registry()
-
-
-def get_bulkhead(
-    name: str,
-    capacity: int | None = None,
-    *,
-    timeout: float | None = None,
-    config: BulkheadConfig | None = None,
-) -> Bulkhead:
-    """The process-wide bulkhead called ``name``, created on first use.
-
-    The first call fixes its configuration: ``config`` (or the profile configured for
-    ``name``) with ``capacity`` and ``timeout`` applied on top when given. Later calls
-    return the same instance and ignore their arguments.
-    """
-
-    def create() -> Bulkhead:
-        base = config if config is not None else get_bulkhead_config(name)
-        resolved = BulkheadConfig(
-            capacity=base.capacity if capacity is None else capacity,
-            timeout=base.timeout if timeout is None else timeout,
-        )
-        return Bulkhead(name, config=resolved)
-
-    return _REGISTRY.get_or_create(name, create)
-
-
-def bulkheads() -> dict[str, Bulkhead]:
-    """Every bulkhead created through :func:`get_bulkhead`, by name."""
-    return _REGISTRY.all()
-
-
-def reset_bulkheads() -> None:
-    """Forget every registered bulkhead (for tests)."""
-    _REGISTRY.clear()

@@ -19,17 +19,22 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, cast
 
 from outlast._clock import SYSTEM_CLOCK, Clock
-from outlast.config import RetryConfig, get_retry_config, get_timeout_config
+from outlast.config import Jitter, RetryConfig, get_retry_config, get_timeout_config
 from outlast.errors import ErrorContext
 from outlast.resilience._attempt import Attempt
-from outlast.resilience._breaker import CircuitBreaker, get_circuit_breaker
-from outlast.resilience._bulkhead import Bulkhead, get_bulkhead
+from outlast.resilience._breaker import CircuitBreaker
+from outlast.resilience._breaker_registry import get_circuit_breaker
+from outlast.resilience._bulkhead import Bulkhead
+from outlast.resilience._bulkhead_registry import get_bulkhead
 from outlast.resilience._fallback import check_fallback, fallback_applies, note_fallback
 from outlast.resilience._messages import translate_error
 from outlast.resilience._retry import run_async, run_sync
 from outlast.resilience._validation import validate_input
 
 __all__ = ["handle_errors"]
+
+# Without a retry_config a call is attempted once; failures are still published.
+_ONCE = RetryConfig(max_attempts=1, jitter=Jitter.NONE)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -118,7 +123,7 @@ class _Guard:
     ) -> None:
         self.operation = operation
         self.fn = fn
-        self.retry = retry
+        self.retry = retry if retry is not None else _ONCE
         self.fallback = fallback
         self.translate = translate
         self.schema = schema
@@ -162,8 +167,6 @@ class _Guard:
             return self.attempt.run_sync(self.fn, args, kwargs, timeout)
 
         try:
-            if self.retry is None:
-                return once(None)
             return run_sync(once, self.retry, clock=self.clock, operation=self.operation)
         except Exception as error:
             if self.fallback is None or not fallback_applies(error):
@@ -176,8 +179,6 @@ class _Guard:
             return self.attempt.run_async(self.fn, args, kwargs, timeout)
 
         try:
-            if self.retry is None:
-                return await once(None)
             return await run_async(once, self.retry, clock=self.clock, operation=self.operation)
         except Exception as error:
             if self.fallback is None or not fallback_applies(error):

@@ -4,10 +4,10 @@ The success path costs one call and a few attribute reads: no tenacity object, n
 no clock read unless a deadline is set. After a first failure that may be retried, a
 per-call ``tenacity.Retrying`` (or ``AsyncRetrying``) drives the rest of the loop with our
 stop (attempts and deadline), wait (``Backoff``, or the server's Retry-After), retry
-predicate (``RetryPolicy``), sleep (the injected ``Clock``, skipped in test mode) and a
-before-sleep hook that publishes ``RetryScheduled``. Every failed attempt publishes
-``CallFailed``. The caller always gets the ORIGINAL exception of the last attempt, never a
-``tenacity.RetryError``.
+predicate (``RetryPolicy``, from :mod:`outlast.resilience._retry_policy`), sleep (the
+injected ``Clock``, skipped in test mode) and a before-sleep hook that publishes
+``RetryScheduled``. Every failed attempt publishes ``CallFailed``. The caller always gets
+the ORIGINAL exception of the last attempt, never a ``tenacity.RetryError``.
 
 Timeouts: each attempt receives the time it may take, ``min(attempt_timeout, time left
 before the deadline)`` or None, and must respect it (``_timeout`` does). The deadline
@@ -22,24 +22,21 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast, overload
 
 import tenacity
 
 from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.config import RetryConfig
-from outlast.errors import CircuitBreakerOpenError, ErrorContext, ValidationError
+from outlast.errors import ErrorContext
 from outlast.resilience import _testmode
 from outlast.resilience._backoff import Backoff
 from outlast.resilience._events import CallFailed, RetryScheduled, publish
 from outlast.resilience._retry_after import retry_after_of
+from outlast.resilience._retry_policy import policy_for
 from outlast.resilience._timeout import call_with_timeout_async, call_with_timeout_sync
 
 __all__ = [
-    "NOT_RETRIED_BY_DEFAULT",
-    "RetryPolicy",
-    "policy_for",
     "retry_with_backoff",
     "retry_with_backoff_sync",
     "run_async",
@@ -48,54 +45,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-ExceptionTypes = tuple[type[BaseException], ...]
-
-NOT_RETRIED_BY_DEFAULT: ExceptionTypes = (ValidationError, CircuitBreakerOpenError)
-"""Outlast's own errors that retrying cannot fix: bad input stays bad, and an open breaker
-only rejects faster. Retried only when named (or a subclass is) in retryable_exceptions."""
-
 _DEFAULT_CONFIG = RetryConfig()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Which errors a :class:`RetryConfig` retries, compiled for ``isinstance`` checks.
-
-    In order: anything that is not an ``Exception`` is never retried (cancellation,
-    interrupts, exits); ``non_retryable`` wins over ``retryable``; an error in
-    :data:`NOT_RETRIED_BY_DEFAULT` is retried only if a type in ``retryable_exceptions``
-    that is itself one of those (or a subclass) matches it, so ``[Exception]`` alone does
-    not retry a ``ValidationError`` or an open breaker.
-    """
-
-    retryable: ExceptionTypes
-    non_retryable: ExceptionTypes
-    named_outlast_errors: ExceptionTypes
-
-    @classmethod
-    def from_config(cls, config: RetryConfig) -> RetryPolicy:
-        """Compile the exception lists of ``config``."""
-        retryable = tuple(config.retryable_exceptions)
-        named = tuple(t for t in retryable if issubclass(t, NOT_RETRIED_BY_DEFAULT))
-        return cls(
-            retryable=retryable,
-            non_retryable=tuple(config.non_retryable_exceptions),
-            named_outlast_errors=named,
-        )
-
-    def is_retryable(self, error: BaseException) -> bool:
-        """Whether another attempt may follow a failure with ``error``."""
-        if not isinstance(error, Exception) or isinstance(error, self.non_retryable):
-            return False
-        if isinstance(error, NOT_RETRIED_BY_DEFAULT):
-            return isinstance(error, self.named_outlast_errors)
-        return isinstance(error, self.retryable)
-
-
-@functools.lru_cache(maxsize=256)
-def policy_for(config: RetryConfig) -> RetryPolicy:
-    """The compiled policy of ``config``, cached (configs are frozen and hashable)."""
-    return RetryPolicy.from_config(config)
 
 
 def run_sync(
