@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -72,16 +72,29 @@ class RetryOverride(_Override):
 
 
 class Settings(BaseSettings):
-    """Everything Outlast reads from its environment."""
+    """Everything Outlast reads from its environment.
+
+    ``redis_url`` set means breakers and bulkheads share their state through that Redis
+    (``state_scope`` "cluster") unless ``state_scope`` says "local". Cluster state writes
+    outcomes behind every ``state_flush_interval`` seconds and re-reads its view every
+    ``state_sync_interval``; ``redis_down_policy`` decides what a breaker does while Redis
+    does not answer; a cluster bulkhead permit is a lease of ``bulkhead_lease`` seconds,
+    renewed while its call runs.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="OUTLAST_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str | None = None
     broker_url: str | None = None
     mongodb_url: str | None = None
     namespace: str = "default"
+    state_scope: Literal["cluster", "local"] | None = None
+    state_flush_interval: float = Field(default=0.05, gt=0)
+    state_sync_interval: float = Field(default=1.0, gt=0)
+    redis_down_policy: Literal["local", "fail_open", "fail_closed"] = "local"
+    bulkhead_lease: float = Field(default=30.0, gt=0)
     circuit_breakers: dict[str, BreakerOverride] = {}
     bulkheads: dict[str, BulkheadOverride] = {}
     retries: dict[str, RetryOverride] = {}
