@@ -443,6 +443,14 @@ def test_control_characters_are_rejected(bad: str) -> None:
     )
 
 
+@pytest.mark.parametrize("bad", ["a\ud800", "\udfffb"])
+def test_lone_surrogates_are_rejected(bad: str) -> None:
+    """A lone surrogate (unencodable in UTF-8 and BSON) fails as 'invalid_unicode'."""
+    assert only_error({"a": bad}, {"a": {"type": str}}) == FieldError(
+        "a", "invalid_unicode", "contains unpaired surrogate characters"
+    )
+
+
 def test_tab_newline_and_carriage_return_are_allowed() -> None:
     """Tab, LF and CR are ordinary text."""
     assert validate_input({"a": "x\ty\r\nz"}, {"a": {}}) == {"a": "x\ty\r\nz"}

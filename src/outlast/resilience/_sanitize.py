@@ -1,7 +1,8 @@
 """Sanitization of untrusted input: what every value goes through before a schema sees it.
 
 The walk rejects MongoDB operator keys (``"$where"``, ``"a.b"``) at any depth, rejects
-control characters, NFC-normalizes strings, and bounds the total size and the nesting depth
+control characters and lone surrogates (which no encoder accepts), NFC-normalizes
+strings, and bounds the total size and the nesting depth
 so a hostile payload costs bounded work. It never raises for bad input: it records a
 :class:`~outlast.errors.FieldError` on the :class:`Run` and carries on, so the caller can
 report every failing field at once. The one exception is :class:`InputTooLarge`, which stops
@@ -43,6 +44,7 @@ DEFAULT_MAX_DEPTH: Final = 32
 
 # Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; tab, LF and CR are allowed.
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _SCALARS: Final = frozenset({int, float, bool, type(None)})
 _PATH_KEY_LIMIT: Final = 64
 
@@ -140,8 +142,12 @@ def clean_str(text: str, path: str, run: Run) -> Any:
     """``text`` checked for control characters and NFC-normalized, or INVALID."""
     run.charge(len(text), path)
     # isprintable() is False for every Cc character, so a printable string needs no regex.
-    if run.reject_control_characters and not text.isprintable() and _CONTROL.search(text):
-        return run.fail(path, "control_characters", "contains control characters")
+    if not text.isprintable():
+        if run.reject_control_characters and _CONTROL.search(text):
+            return run.fail(path, "control_characters", "contains control characters")
+        # A lone surrogate cannot be encoded (UTF-8, BSON, JSON), so it would crash later.
+        if _SURROGATE.search(text):
+            return run.fail(path, "invalid_unicode", "contains unpaired surrogate characters")
     if run.normalize_unicode and not text.isascii():
         normalized = unicodedata.normalize("NFC", text)
         # NFC can lengthen a string (rarely); charge the growth so the bound stays true.
