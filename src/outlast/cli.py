@@ -56,7 +56,35 @@ def _parser() -> argparse.ArgumentParser:
     profile = commands.add_parser("profile", help="show the resolved profile for a service name")
     profile.add_argument("kind", choices=["breaker", "bulkhead", "retry", "timeout"])
     profile.add_argument("name")
+    worker = commands.add_parser("worker", help="run a Celery worker of outlast.workers")
+    worker.add_argument("-Q", "--queues", help="comma-separated queues (default: all)")
+    worker.add_argument("-c", "--concurrency", type=int, help="pool processes or threads")
+    worker.add_argument("--autoscale", help="MAX,MIN pool size (prefork pool)")
+    worker.add_argument("-P", "--pool", default="prefork", help="prefork, threads or solo")
+    worker.add_argument("-l", "--loglevel", default="INFO")
+    worker.add_argument("-n", "--name", help="node name, e.g. payments@%%h")
     return parser
+
+
+def _worker_argv(args: argparse.Namespace) -> list[str]:
+    from outlast.workers import QUEUES
+
+    argv = ["worker", "-Q", args.queues or ",".join(QUEUES), "-P", args.pool]
+    argv += ["-l", args.loglevel]
+    if args.concurrency is not None:
+        argv += ["-c", str(args.concurrency)]
+    if args.autoscale:
+        argv += ["--autoscale", args.autoscale]
+    if args.name:
+        argv += ["-n", args.name]
+    return argv
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from outlast.workers import app
+
+    app.worker_main(argv=_worker_argv(args))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,5 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "profile":
         print(json.dumps(_show_profile(args.kind, args.name), indent=2))
         return 0
+    if args.command == "worker":
+        return _run_worker(args)
     _parser().print_help(sys.stderr)
     return 2

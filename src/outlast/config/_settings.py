@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     ``state_sync_interval``; ``redis_down_policy`` decides what a breaker does while Redis
     does not answer; a cluster bulkhead permit is a lease of ``bulkhead_lease`` seconds,
     renewed while its call runs.
+
+    Workers: ``broker_url`` (else ``redis_url``, else the local Redis) carries tasks and
+    ``result_backend`` (else the broker) their results. ``broker_visibility_timeout`` is how
+    long Redis waits before handing an unacknowledged message to another worker; retries
+    longer than ``retry_park_threshold`` never ride on the broker but wait in the store.
     """
 
     model_config = SettingsConfigDict(
@@ -95,6 +100,12 @@ class Settings(BaseSettings):
     state_sync_interval: float = Field(default=1.0, gt=0)
     redis_down_policy: Literal["local", "fail_open", "fail_closed"] = "local"
     bulkhead_lease: float = Field(default=30.0, gt=0)
+    result_backend: str | None = None
+    broker_visibility_timeout: int = Field(default=300, ge=10, le=3600)
+    task_time_limit: float | None = Field(default=600.0, gt=0)
+    task_soft_time_limit: float | None = Field(default=540.0, gt=0)
+    worker_soft_shutdown_timeout: float = Field(default=10.0, ge=0)
+    retry_park_threshold: float = Field(default=60.0, gt=0)
     circuit_breakers: dict[str, BreakerOverride] = {}
     bulkheads: dict[str, BulkheadOverride] = {}
     retries: dict[str, RetryOverride] = {}

@@ -1,0 +1,1 @@
+"""Outlast's built-in tasks, one module per area; each registers on ``outlast.workers.app``."""
