@@ -16,6 +16,7 @@ PUBLIC = [
     "CircuitBreakerConfig",
     "CircuitBreakerOpenError",
     "CircuitState",
+    "ClusterBulkhead",
     "ConfigurationError",
     "ErrorContext",
     "ErrorSeverity",

@@ -25,8 +25,11 @@ from outlast.resilience._events import (
 )
 from outlast.resilience._handle_errors import handle_errors
 from outlast.resilience._messages import register_user_message, translate_error, user_facing_dict
+from outlast.resilience._redis_breaker import RedisBreakerState
+from outlast.resilience._redis_bulkhead import ClusterBulkhead
 from outlast.resilience._retry import retry_with_backoff, retry_with_backoff_sync
 from outlast.resilience._schema import CompiledSchema, compile_schema
+from outlast.resilience._scope import DownPolicy, Scope
 from outlast.resilience._validation import validate_input
 
 __all__ = [
@@ -36,11 +39,15 @@ __all__ = [
     "CallFailed",
     "CircuitBreaker",
     "CircuitState",
+    "ClusterBulkhead",
     "CompiledSchema",
+    "DownPolicy",
     "EventListener",
     "FallbackUsed",
+    "RedisBreakerState",
     "ResilienceEvent",
     "RetryScheduled",
+    "Scope",
     "add_listener",
     "bulkheads",
     "circuit_breakers",

@@ -108,25 +108,45 @@ class Attempt:
         kwargs: dict[str, Any],
         time_left: float | None,
     ) -> Any:
-        """Run one async attempt through every per-attempt layer."""
+        """Run one async attempt through every per-attempt layer, never blocking the loop."""
         bulkhead = self.bulkhead
-        if bulkhead is not None and not (bulkhead.try_acquire() or await bulkhead.acquire()):
+        if bulkhead is not None and not await _acquire_async(bulkhead):
             raise self._rejected(bulkhead)
-        release = bulkhead.release if bulkhead is not None else None
-        started = self._admit(release)
-        limit = self._limit(time_left)
         try:
-            if limit is None:
-                result = await fn(*args, **kwargs)
+            breaker = self.breaker
+            if breaker is None:
+                started = 0.0
+            elif breaker.async_admission:
+                started = await breaker.before_call_async()
             else:
-                result = await call_with_timeout_async(
-                    lambda: fn(*args, **kwargs), limit, operation=self.operation
-                )
-        except BaseException as error:
-            self._settle(started, error)
-            raise
+                started = breaker.before_call()
+            limit = self._limit(time_left)
+            try:
+                if limit is None:
+                    result = await fn(*args, **kwargs)
+                else:
+                    result = await call_with_timeout_async(
+                        lambda: fn(*args, **kwargs), limit, operation=self.operation
+                    )
+            except BaseException as error:
+                self._settle(started, error)
+                raise
+            self._settle(started, None)
+            return result
         finally:
-            if release is not None:
-                release()
-        self._settle(started, None)
-        return result
+            if bulkhead is not None:
+                await _release_async(bulkhead)
+
+
+async def _acquire_async(bulkhead: Bulkhead) -> bool:
+    """A permit for an async caller: the local fast path first, unless taking one is I/O."""
+    if bulkhead.async_admission:
+        return await bulkhead.acquire()
+    return bulkhead.try_acquire() or await bulkhead.acquire()
+
+
+async def _release_async(bulkhead: Bulkhead) -> None:
+    if bulkhead.async_admission:
+        await bulkhead.arelease()
+    else:
+        bulkhead.release()

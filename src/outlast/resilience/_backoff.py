@@ -84,19 +84,32 @@ class Backoff:
     NONE: the exact schedule; FULL: U(0, v); EQUAL: v/2 + U(0, v/2); DECORRELATED (AWS):
     min(cap, U(initial, previous * 3)) starting from previous = initial, which ignores the
     strategy by design (its growth comes from the previous delay). Every delay lies in
-    [0, max_delay]. Make one per call: decorrelated jitter keeps state between attempts.
+    [0, max_delay]. Make one per call: decorrelated jitter keeps state between attempts;
+    a call whose attempts run in different processes (a Celery task) passes the last delay
+    it slept as ``previous`` and reads it back from :attr:`previous`.
     """
 
     __slots__ = ("_config", "_jitter", "_previous", "_uniform")
 
-    def __init__(self, config: RetryConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: RetryConfig,
+        *,
+        rng: random.Random | None = None,
+        previous: float | None = None,
+    ) -> None:
         self._config = config
         self._jitter = config.jitter_mode
         # The module-level functions share one generator; no per-call seeding from urandom.
         self._uniform: Callable[[float, float], float] = (
             rng.uniform if rng is not None else random.uniform
         )
-        self._previous = config.initial_delay
+        self._previous = config.initial_delay if previous is None else previous
+
+    @property
+    def previous(self) -> float:
+        """The last delay decorrelated jitter produced (its next one grows from this)."""
+        return self._previous
 
     def next_delay(self, attempt: int) -> float:
         """The delay to sleep after failed attempt number ``attempt`` (1-based)."""

@@ -7,7 +7,9 @@ transitions after the backend has released its lock. One breaker per name, confi
 from the seed's service table, comes from :mod:`outlast.resilience._breaker_registry`.
 
 The hot path (``before_call`` + ``on_success`` in the closed state) is two clock reads, an
-identity check and one short locked counter update; keep it that way.
+identity check and one short locked counter update; keep it that way. A shared (Redis)
+backend may need a round trip to admit a call; async drivers then await
+``before_call_async`` so the event loop never blocks on it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from outlast.errors import CircuitBreakerOpenError
 from outlast.resilience import _events
 from outlast.resilience._breaker_state import (
     ADMITTED,
+    Admission,
     BreakerStateBackend,
     CircuitState,
     LocalBreakerState,
@@ -78,6 +81,7 @@ class CircuitBreaker:
 
     __slots__ = (
         "__weakref__",
+        "_acquire_async",
         "_backend",
         "_clock",
         "_config",
@@ -112,6 +116,15 @@ class CircuitBreaker:
             *self._config.ignored_exceptions,
         )
         self._listeners: tuple[BreakerListener, ...] = ()
+        # A shared (Redis) backend may need a round trip to admit a call: it offers an async
+        # admission so an event loop never blocks on it, and reports the transitions its
+        # background thread causes through ``bind_notifier``.
+        self._acquire_async: Callable[[float], Awaitable[Admission]] | None = getattr(
+            self._backend, "acquire_async", None
+        )
+        bind_notifier = getattr(self._backend, "bind_notifier", None)
+        if bind_notifier is not None:
+            bind_notifier(self._notify)
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.name!r} state={self.state.value}>"
@@ -154,6 +167,9 @@ class CircuitBreaker:
             stats["window_calls"] = counts.window_calls
             stats["failure_rate"] = counts.failure_rate
             stats["slow_call_rate"] = counts.slow_call_rate
+        if counts.scope is not None:
+            stats["scope"] = counts.scope
+            stats["mode"] = counts.mode
         return stats
 
     # -- the hooks handle_errors drives ------------------------------------------------
@@ -162,6 +178,28 @@ class CircuitBreaker:
         """Admit a call and return its start time, or raise ``CircuitBreakerOpenError``."""
         now = self._monotonic()
         admission = self._backend.acquire(now)
+        if admission is ADMITTED:
+            return now
+        wait, transition = admission
+        if transition is not None:
+            self._notify(transition)
+        if wait > 0.0:
+            raise CircuitBreakerOpenError(self.name, wait)
+        return now
+
+    @property
+    def async_admission(self) -> bool:
+        """Whether admission may wait on I/O, so async callers use ``before_call_async``."""
+        return self._acquire_async is not None
+
+    async def before_call_async(self) -> float:
+        """``before_call`` for async callers: a backend that must ask Redis does so without
+        blocking the event loop."""
+        acquire_async = self._acquire_async
+        if acquire_async is None:
+            return self.before_call()
+        now = self._monotonic()
+        admission = await acquire_async(now)
         if admission is ADMITTED:
             return now
         wait, transition = admission
@@ -204,7 +242,10 @@ class CircuitBreaker:
 
     async def call(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Run ``fn`` (sync or async) through the breaker and return its result."""
-        started = self.before_call()
+        if self._acquire_async is None:
+            started = self.before_call()
+        else:
+            started = await self.before_call_async()
         try:
             result = fn(*args, **kwargs)
             if inspect.isawaitable(result):
@@ -268,7 +309,10 @@ class CircuitBreaker:
             self.on_failure(exc, stack[-1])
 
     async def __aenter__(self) -> CircuitBreaker:
-        return self.__enter__()
+        if self._acquire_async is None:
+            return self.__enter__()
+        _entered.set((*_entered.get(), await self.before_call_async()))
+        return self
 
     async def __aexit__(
         self,

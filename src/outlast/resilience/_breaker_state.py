@@ -76,6 +76,10 @@ class BreakerCounts:
     window_calls: int | None = None
     failure_rate: float | None = None
     slow_call_rate: float | None = None
+    scope: str | None = None
+    """Where the state lives ("cluster"); None for the default, this process."""
+    mode: str | None = None
+    """How a shared state decides now ("cluster", "local-fallback", ...); None if local."""
 
 
 class BreakerStateBackend(Protocol):
@@ -253,6 +257,22 @@ class LocalBreakerState:
         with self._lock:
             if self._state is CircuitState.HALF_OPEN and started >= self._since:
                 self._probes -= 1
+
+    def restore(
+        self, *, state: CircuitState, open_until: float, consecutive: int, now: float
+    ) -> None:
+        """Take over a state decided elsewhere (a shared state falling back to this one).
+
+        Counters start at zero. A half-open state comes back as open with its recovery
+        time over, so the next call starts a local half-open period with its own probes.
+        """
+        with self._lock:
+            self._clear(since=now)
+            if state is CircuitState.HALF_OPEN:
+                state, open_until = CircuitState.OPEN, now
+            self._open_until = open_until
+            self._consecutive = consecutive
+            self._state = state
 
     def retry_after(self, now: float) -> float:
         if self._state is not CircuitState.OPEN:

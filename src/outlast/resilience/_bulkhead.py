@@ -205,6 +205,14 @@ class Bulkhead:
             raise
         return True
 
+    #: Whether async callers should use ``acquire``/``arelease`` only: True where taking a
+    #: permit is I/O (the cluster bulkhead), so no sync fast path may block an event loop.
+    async_admission = False
+
+    async def arelease(self) -> None:
+        """``release`` for async callers (the cluster bulkhead gives its lease back async)."""
+        self.release()
+
     def release(self) -> None:
         """Return a permit from any thread or coroutine; it goes to the first waiter."""
         lock = self._lock

@@ -2,8 +2,11 @@
 
 ``get_bulkhead(name)`` creates the bulkhead called ``name`` on first use, configured from
 the profile for ``name`` (``outlast.config``) with ``capacity`` and ``timeout`` on top, and
-hands out that same instance afterwards. ``bulkheads()`` lists them for health endpoints;
-``reset_bulkheads()`` forgets them between tests.
+hands out that same instance afterwards. Its ``scope`` is fixed then too: "local" (a
+:class:`Bulkhead` of this process) or "cluster" (a
+:class:`~outlast.resilience._redis_bulkhead.ClusterBulkhead` whose capacity every process
+sharing ``Settings.redis_url`` and ``Settings.namespace`` shares). ``bulkheads()`` lists them
+for health endpoints; ``reset_bulkheads()`` forgets them between tests.
 
 This module only creates and finds bulkheads: it never changes a bulkhead's configuration
 or permits after creation, and it is not on the call path (``handle_errors`` resolves a
@@ -12,12 +15,14 @@ name once, when it decorates).
 
 from __future__ import annotations
 
-from outlast.config import BulkheadConfig, get_bulkhead_config
+import sys
+
+from outlast.config import BulkheadConfig, get_bulkhead_config, get_settings
 from outlast.resilience._bulkhead import Bulkhead
 from outlast.resilience._registry import Registry
+from outlast.resilience._scope import Scope, cluster_redis_url
 
-__all__ = ["bulkheads", "get_bulkhead", "reset_bulkheads"]
-
+__all__ = ["Scope", "bulkheads", "get_bulkhead", "reset_bulkheads"]
 
 _REGISTRY: Registry[Bulkhead] = Registry()
 
@@ -28,12 +33,15 @@ def get_bulkhead(
     *,
     timeout: float | None = None,
     config: BulkheadConfig | None = None,
+    scope: Scope | None = None,
 ) -> Bulkhead:
     """The process-wide bulkhead called ``name``, created on first use.
 
     The first call fixes its configuration: ``config`` (or the profile configured for
-    ``name``) with ``capacity`` and ``timeout`` applied on top when given. Later calls
-    return the same instance and ignore their arguments.
+    ``name``) with ``capacity`` and ``timeout`` applied on top when given, and its
+    ``scope``: ``None`` means ``Settings.state_scope``, else "cluster" exactly when
+    ``Settings.redis_url`` is set. Later calls return the same instance and ignore their
+    arguments. "cluster" without a Redis URL is a ``ConfigurationError``.
     """
 
     def create() -> Bulkhead:
@@ -42,9 +50,21 @@ def get_bulkhead(
             capacity=base.capacity if capacity is None else capacity,
             timeout=base.timeout if timeout is None else timeout,
         )
-        return Bulkhead(name, config=resolved)
+        redis_url = cluster_redis_url(scope, kind="bulkhead")
+        if redis_url is None:
+            return Bulkhead(name, config=resolved)
+        return _cluster_bulkhead(name, resolved, redis_url)
 
     return _REGISTRY.get_or_create(name, create)
+
+
+def _cluster_bulkhead(name: str, config: BulkheadConfig, redis_url: str) -> Bulkhead:
+    # Imported here so that local-only users never import the Redis client.
+    from outlast.resilience._redis_bulkhead import ClusterBulkhead
+    from outlast.resilience._redis_link import link_for
+
+    link = link_for(redis_url, get_settings().namespace)
+    return ClusterBulkhead(name, config=config, link=link)
 
 
 def bulkheads() -> dict[str, Bulkhead]:
@@ -53,5 +73,9 @@ def bulkheads() -> dict[str, Bulkhead]:
 
 
 def reset_bulkheads() -> None:
-    """Forget every registered bulkhead (for tests)."""
+    """Forget every registered bulkhead and stop lease renewal threads (for tests)."""
     _REGISTRY.clear()
+    if "outlast.resilience._lease_renewer" in sys.modules:  # nothing to stop if never imported
+        from outlast.resilience._lease_renewer import stop_lease_renewers
+
+        stop_lease_renewers()

@@ -33,6 +33,9 @@ import redis.asyncio.cluster
 import redis.asyncio.sentinel
 import redis.cluster
 import redis.sentinel
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from outlast._clock import SYSTEM_CLOCK, Clock
 
@@ -83,6 +86,7 @@ class RedisLink:
             weakref.WeakKeyDictionary()
         )
         self._down_until = 0.0
+        self._outage = False  # a failure not yet followed by an answer: log it once
         self._pid = os.getpid()
 
     # -- names -------------------------------------------------------------------------
@@ -104,10 +108,20 @@ class RedisLink:
         return self.clock.monotonic() >= self._down_until
 
     def mark_down(self, error: BaseException) -> None:
-        """Record that Redis failed; calls are skipped for ``retry_interval`` seconds."""
-        if self.available:
+        """Record that Redis failed; calls are skipped for ``retry_interval`` seconds.
+
+        Logged once per outage: failed retries stay quiet until Redis has answered again.
+        """
+        if not self._outage:
+            self._outage = True
             log.warning("redis at %s unavailable: %s", _safe(self.url), type(error).__name__)
         self._down_until = self.clock.monotonic() + self.retry_interval
+
+    def _answered(self) -> None:
+        """A call succeeded: any outage is over."""
+        if self._outage:
+            self._outage = False
+            log.info("redis at %s answers again", _safe(self.url))
 
     # -- clients -----------------------------------------------------------------------
 
@@ -135,20 +149,24 @@ class RedisLink:
         if not self.available:
             return UNAVAILABLE
         try:
-            return fn(self.client)
+            result = fn(self.client)
         except _REDIS_ERRORS as error:
             self.mark_down(error)
             return UNAVAILABLE
+        self._answered()
+        return result
 
     async def acall(self, fn: Callable[[Any], Awaitable[T]]) -> T | Unavailable:
         """``await fn(async_client)``, or UNAVAILABLE if Redis is down or fails now."""
         if not self.available:
             return UNAVAILABLE
         try:
-            return await fn(self.async_client())
+            result = await fn(self.async_client())
         except _REDIS_ERRORS as error:
             self.mark_down(error)
             return UNAVAILABLE
+        self._answered()
+        return result
 
     def close(self) -> None:
         """Drop the sync client's connections (async clients close with their loops)."""
@@ -156,6 +174,13 @@ class RedisLink:
             client, self._sync = self._sync, None
         if client is not None:
             client.close()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async client (before the loop ends, so its
+        connections do not outlive it)."""
+        client = self._async.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     def _after_fork(self) -> None:
         if self._pid != os.getpid():
@@ -170,6 +195,10 @@ def _sync_client(url: str, timeout: float) -> Any:
     options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     if url.startswith("redis+cluster://"):
         return redis.cluster.RedisCluster.from_url(_plain(url), **options)
+    # redis-py retries a failed command up to 10 times with backoff by default; the link
+    # wants one timeout per outage, then its own retry_interval. (A cluster client keeps
+    # its retries: it needs them to follow slot moves.)
+    options["retry"] = Retry(NoBackoff(), 0)
     if url.startswith("redis+sentinel://"):
         hosts, service, db = _sentinel_parts(url)
         sentinel = redis.sentinel.Sentinel(hosts, **options)  # type: ignore[no-untyped-call]
@@ -181,6 +210,7 @@ def _async_client(url: str, timeout: float) -> Any:
     options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     if url.startswith("redis+cluster://"):
         return redis.asyncio.cluster.RedisCluster.from_url(_plain(url), **options)
+    options["retry"] = AsyncRetry(NoBackoff(), 0)
     if url.startswith("redis+sentinel://"):
         hosts, service, db = _sentinel_parts(url)
         sentinel = redis.asyncio.sentinel.Sentinel(hosts, **options)  # type: ignore[no-untyped-call]

@@ -1,0 +1,158 @@
+"""A separate OS process that uses a cluster circuit breaker, for the multi-process tests.
+
+:class:`BreakerProcess` starts :func:`serve` in a process of its own (``spawn``: a fresh
+interpreter, nothing inherited) and sends it commands over a pipe; each command answers with
+one value. The breaker comes from ``get_circuit_breaker(..., scope="cluster")`` with
+``OUTLAST_REDIS_URL`` and ``OUTLAST_NAMESPACE`` set in the child, exactly as an application
+gets one. Times are ``time.monotonic()`` readings, which on Linux are comparable across
+processes of one host.
+
+It sleeps and reads time for real: real concurrency between processes is what the tests
+prove. Every process is joined, or killed by its pid, when the test ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+_POLL = 0.0005  # seconds between looks at the breaker's state while waiting for a change
+_TRY_EVERY = 0.002  # seconds between admission attempts in a probe window
+
+
+class Boom(Exception):
+    """The failure the protected call raises."""
+
+
+def _explode() -> None:
+    raise Boom("down")
+
+
+def serve(conn: Connection, redis_url: str, namespace: str, settings: dict[str, Any]) -> None:
+    """Create the breaker, say "ready", then answer commands until "stop"."""
+    os.environ["OUTLAST_REDIS_URL"] = redis_url
+    os.environ["OUTLAST_NAMESPACE"] = namespace
+    from outlast.resilience import get_circuit_breaker
+
+    breaker = get_circuit_breaker("shared", scope="cluster", **settings)
+    held: list[float] = []
+    conn.send(("ready", breaker.state.value))
+    while True:
+        command, *args = conn.recv()
+        if command == "stop":
+            conn.send("stopped")
+            return
+        conn.send(_run(breaker, held, command, args))
+
+
+def _run(breaker: Any, held: list[float], command: str, args: list[Any]) -> Any:
+    """One command's answer (see BreakerProcess for the list)."""
+    if command == "calls":
+        return [_call(breaker, outcome) for outcome in args[0]]
+    if command == "wait_state":
+        return _wait_state(breaker, args[0], args[1])
+    if command == "probe_window":
+        return _probe_window(breaker, held, args[0])
+    if command == "finish_probes":
+        for started in held:
+            if args[0] == "ok":
+                breaker.on_success(started)
+            else:
+                breaker.on_failure(Boom("probe failed"), started)
+        count = len(held)
+        held.clear()
+        return count
+    if command == "stats":
+        return breaker.stats()
+    raise ValueError(f"unknown command {command!r}")
+
+
+def _call(breaker: Any, outcome: str) -> tuple[str, float]:
+    """Run one call that succeeds ("ok") or raises ("fail"); what happened and when."""
+    from outlast.errors import CircuitBreakerOpenError
+
+    try:
+        breaker.call_sync(_explode if outcome == "fail" else time.monotonic)
+    except Boom:
+        return ("failed", time.monotonic())
+    except CircuitBreakerOpenError:
+        return ("rejected", time.monotonic())
+    return ("ok", time.monotonic())
+
+
+def _wait_state(breaker: Any, state: str, timeout: float) -> float | None:
+    """The monotonic time this process first saw ``state``, or None after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if breaker.state == state:
+            return time.monotonic()
+        time.sleep(_POLL)
+    return None
+
+
+def _probe_window(breaker: Any, held: list[float], seconds: float) -> int:
+    """Try to be admitted for ``seconds``; keep (do not finish) every call let through."""
+    from outlast.errors import CircuitBreakerOpenError
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(CircuitBreakerOpenError):
+            held.append(breaker.before_call())
+        time.sleep(_TRY_EVERY)
+    return len(held)
+
+
+class BreakerProcess:
+    """A child process with a cluster breaker "shared", driven by commands.
+
+    Commands: ``calls(outcomes)`` -> [(result, time)]; ``wait_state(state, timeout)`` ->
+    time seen or None; ``probe_window(seconds)`` -> calls admitted and held;
+    ``finish_probes("ok"|"fail")`` -> how many were finished; ``stats()``.
+    """
+
+    def __init__(self, redis_url: str, namespace: str, **settings: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self.process = context.Process(
+            target=serve, args=(child, redis_url, namespace, settings), daemon=True
+        )
+        self.process.start()
+        child.close()
+
+    def ready(self, timeout: float = 20.0) -> str:
+        """Wait until the child has its breaker; the state it saw first."""
+        reply = self.receive(timeout)
+        assert reply[0] == "ready", reply
+        return str(reply[1])
+
+    def send(self, command: str, *args: Any) -> None:
+        """Start a command without waiting for its answer."""
+        self._conn.send((command, *args))
+
+    def receive(self, timeout: float = 20.0) -> Any:
+        """The answer to the oldest command sent."""
+        if not self._conn.poll(timeout):
+            raise TimeoutError(f"worker {self.process.pid} did not answer in {timeout}s")
+        return self._conn.recv()
+
+    def ask(self, command: str, *args: Any, timeout: float = 20.0) -> Any:
+        """Send a command and wait for its answer."""
+        self.send(command, *args)
+        return self.receive(timeout)
+
+    def close(self) -> None:
+        """Stop the child; kill it by pid if it does not stop in time."""
+        try:
+            if self.process.is_alive():
+                self.send("stop")
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(5.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5.0)
+        self._conn.close()
