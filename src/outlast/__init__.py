@@ -5,6 +5,8 @@ settings and profiles, ``outlast.testing`` for test helpers, ``outlast.typing`` 
 protocols at the seams.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from outlast.config import (
     BulkheadConfig,
     CircuitBreakerConfig,
@@ -50,6 +52,21 @@ from outlast.resilience import (
     validate_input,
 )
 
+if TYPE_CHECKING:
+    from outlast.workers import enqueue, fallback_to_queue, operation
+
+# The worker API imports Celery; it loads on first use so `import outlast` stays light.
+_WORKER_API = frozenset({"enqueue", "fallback_to_queue", "operation"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WORKER_API:
+        from outlast import workers
+
+        return getattr(workers, name)
+    raise AttributeError(f"module 'outlast' has no attribute {name!r}")
+
+
 __all__ = [
     "BreakerTransition",
     "Bulkhead",
@@ -80,9 +97,12 @@ __all__ = [
     "bulkheads",
     "circuit_breakers",
     "compile_schema",
+    "enqueue",
+    "fallback_to_queue",
     "get_bulkhead",
     "get_circuit_breaker",
     "handle_errors",
+    "operation",
     "register_user_message",
     "remove_listener",
     "retry_with_backoff",

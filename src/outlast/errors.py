@@ -10,6 +10,7 @@ that is safe to show to an end user (it never contains hosts, queries or stack f
     ├── BulkheadCapacityError        no permit within the wait; .name, .capacity
     ├── OperationTimeoutError        an attempt ran past its timeout (also a TimeoutError)
     ├── ServiceUnavailableError      a dependency failed (connection, timeout, 5xx)
+    │   └── StoreUnavailableError    the durable store did not answer; .backend, .operation
     ├── InternalError                an unexpected error; .reference_id ties it to the logs
     └── ConfigurationError           a setting or profile is invalid
 
@@ -35,6 +36,7 @@ __all__ = [
     "OperationTimeoutError",
     "OutlastError",
     "ServiceUnavailableError",
+    "StoreUnavailableError",
     "ValidationError",
 ]
 
@@ -186,6 +188,17 @@ class ServiceUnavailableError(OutlastError):
     default_user_message = (
         "A service we depend on is temporarily unavailable. Please try again in a few moments."
     )
+
+
+class StoreUnavailableError(ServiceUnavailableError):
+    """The durable store's backend did not answer or refused; ``__cause__`` says why."""
+
+    default_code = "STORE_UNAVAILABLE"
+
+    def __init__(self, message: str = "", *, backend: str = "", operation: str = "") -> None:
+        super().__init__(message or f"{backend} store unavailable during {operation}")
+        self.backend = backend
+        self.operation = operation
 
 
 class InternalError(OutlastError):

@@ -18,6 +18,7 @@ from outlast.errors import (
     OperationTimeoutError,
     OutlastError,
     ServiceUnavailableError,
+    StoreUnavailableError,
     ValidationError,
 )
 
@@ -28,6 +29,7 @@ SAMPLES: list[OutlastError] = [
     BulkheadCapacityError(name="family_creation", capacity=5),
     OperationTimeoutError(operation="query", timeout=2.0),
     ServiceUnavailableError("gateway down"),
+    StoreUnavailableError(backend="redis", operation="add_dead_letter"),
     InternalError("boom"),
     ConfigurationError("capacity must be >= 1"),
 ]
@@ -49,7 +51,7 @@ def test_the_docstring_draws_every_error_class() -> None:
     doc = errors.__doc__ or ""
     names = [n for n in errors.__all__ if isinstance(getattr(errors, n), type)]
     exceptions = [n for n in names if issubclass(getattr(errors, n), BaseException)]
-    assert len(exceptions) == 8
+    assert len(exceptions) == 9
     assert [n for n in exceptions if n not in doc] == []
 
 

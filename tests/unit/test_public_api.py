@@ -36,9 +36,12 @@ PUBLIC = [
     "bulkheads",
     "circuit_breakers",
     "compile_schema",
+    "enqueue",
+    "fallback_to_queue",
     "get_bulkhead",
     "get_circuit_breaker",
     "handle_errors",
+    "operation",
     "register_user_message",
     "remove_listener",
     "retry_with_backoff",
@@ -76,3 +79,16 @@ def test_typed_marker_ships() -> None:
     from importlib.resources import files
 
     assert files("outlast").joinpath("py.typed").is_file()
+
+
+def test_import_outlast_does_not_import_celery() -> None:
+    """The resilience library loads without Celery; the worker API loads on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, outlast; print('celery' in sys.modules); "
+        "outlast.enqueue; print('celery' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "True"], done.stderr

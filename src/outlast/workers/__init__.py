@@ -11,25 +11,34 @@ from typing import Any
 
 from celery import signals
 
-from outlast.workers._app import DEFAULT_REDIS_URL, TASK_MODULES, celery_config, create_app
+from outlast.workers import _poison  # noqa: F401  (connects the poison-message handlers)
+from outlast.workers._app import DEFAULT_REDIS_URL, TASK_MODULES, app, celery_config, create_app
+from outlast.workers._enqueue import enqueue, fallback_to_queue
 from outlast.workers._loop import close_process_loop, process_loop, run_on_process_loop
+from outlast.workers._operations import OperationSpec, operation, operations, spec_for
 from outlast.workers._queues import QUEUES, ROUTES, add_route, queue_for
+from outlast.workers._task import ResilientTask
 
 __all__ = [
     "DEFAULT_REDIS_URL",
     "QUEUES",
     "ROUTES",
     "TASK_MODULES",
+    "OperationSpec",
+    "ResilientTask",
     "add_route",
     "app",
     "celery_config",
     "create_app",
+    "enqueue",
+    "fallback_to_queue",
+    "operation",
+    "operations",
     "process_loop",
     "queue_for",
     "run_on_process_loop",
+    "spec_for",
 ]
-
-app = create_app()
 
 
 @signals.worker_process_init.connect

@@ -19,7 +19,7 @@ from kombu.entity import Queue
 from outlast.config import Settings, get_settings
 from outlast.workers._queues import QUEUES, route_task
 
-__all__ = ["DEFAULT_REDIS_URL", "TASK_MODULES", "celery_config", "create_app"]
+__all__ = ["DEFAULT_REDIS_URL", "TASK_MODULES", "app", "celery_config", "create_app"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -58,7 +58,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "worker_send_task_events": True,
         "result_expires": 86_400,
-        "include": list(TASK_MODULES),
+        "include": [*TASK_MODULES, *settings.task_modules],
+        "beat_schedule": {
+            "outlast-release-due-retries": {
+                "task": "outlast.maintenance.release_due_retries",
+                "schedule": settings.retry_release_interval,
+            }
+        },
     }
 
 
@@ -89,3 +95,7 @@ def create_app(settings: Settings | None = None, *, main: str = "outlast") -> Ce
     app = Celery(main)
     app.conf.update(celery_config(settings or get_settings()))
     return app
+
+
+app = create_app()
+"""The process's app, configured from the process settings at import."""

@@ -1,0 +1,136 @@
+"""The execution core of a resilient task: one attempt of an operation, decided as a Step.
+
+Order: refuse poison (arguments the function cannot take) -> honour ``not_before`` ->
+claim the idempotency key (a completed key answers with its stored result; a key another
+worker holds defers) -> defer while the breaker is open -> run the attempt through the
+bulkhead, the breaker and the timeout -> classify a failure with the retry policy.
+Deferrals spend no attempt. A claim is released on every failure, so the retry can claim
+it again; it is completed with the result on success.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outlast._clock import Clock
+from outlast.errors import BulkheadCapacityError, CircuitBreakerOpenError
+from outlast.resilience._attempt import Attempt
+from outlast.resilience._backoff import Backoff
+from outlast.resilience._breaker_registry import get_circuit_breaker
+from outlast.resilience._bulkhead_registry import get_bulkhead
+from outlast.resilience._retry_after import retry_after_of
+from outlast.resilience._retry_policy import policy_for
+from outlast.store import ClaimStatus, IdempotencyClaim, Store
+from outlast.workers._envelope import Envelope
+from outlast.workers._operations import OperationSpec
+from outlast.workers._steps import Dead, Defer, Done, Retry, Step
+
+__all__ = ["BULKHEAD_DEFER", "IN_PROGRESS_RECHECK", "PoisonMessageError", "execute"]
+
+# A full bulkhead frees up within a call's duration; come back soon, without an attempt.
+BULKHEAD_DEFER = 1.0
+# How often work whose key another worker holds checks whether that worker finished.
+IN_PROGRESS_RECHECK = 1.0
+
+
+class PoisonMessageError(TypeError):
+    """The message's arguments do not fit the operation; running it again cannot help."""
+
+
+async def execute(
+    spec: OperationSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    envelope: Envelope,
+    *,
+    store: Store,
+    clock: Clock,
+    claim_lease: float,
+) -> Step:
+    """Run one attempt of ``spec`` and decide what happens next.
+
+    ``claim_lease`` is how long an idempotency claim holds before another worker may take
+    the work over: longer than any attempt can run (the task time limit).
+    """
+    signature = spec.signature
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as error:
+        return Dead("poison", PoisonMessageError(f"{spec.name}: {error}"))
+    wait = envelope.not_before - clock.time()
+    if wait > 0:
+        return Defer(wait, "not_before")
+    claim = await _claim(spec, envelope, store, clock, claim_lease)
+    if isinstance(claim, Done | Defer):
+        return claim
+    step = await _attempt(spec, args, kwargs, envelope, clock)
+    if claim is not None and claim.token is not None:
+        if isinstance(step, Done):
+            await store.complete_idempotency(envelope.key, claim.token, step.result)
+        else:
+            await store.release_idempotency(envelope.key, claim.token)
+    return step
+
+
+async def _claim(
+    spec: OperationSpec, envelope: Envelope, store: Store, clock: Clock, lease: float
+) -> IdempotencyClaim | Done | Defer | None:
+    if not spec.idempotent:
+        return None
+    claim = await store.claim_idempotency(envelope.key, lease=lease)
+    if claim.status is ClaimStatus.COMPLETED:
+        return Done(claim.result, replayed=True)
+    if claim.status is ClaimStatus.IN_PROGRESS:
+        # The holder usually finishes soon; a dead holder's claim lapses with its lease.
+        held = (claim.lease_expires_at or 0.0) - clock.time()
+        return Defer(min(max(held, 0.1), IN_PROGRESS_RECHECK), "in_progress")
+    return claim
+
+
+async def _attempt(
+    spec: OperationSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    envelope: Envelope,
+    clock: Clock,
+) -> Step:
+    breaker = get_circuit_breaker(spec.circuit_breaker) if spec.circuit_breaker else None
+    if breaker is not None and breaker.state == "open" and breaker.retry_after > 0:
+        return Defer(breaker.retry_after, "breaker_open")
+    bulkhead = get_bulkhead(spec.bulkhead) if spec.bulkhead else None
+    attempt = Attempt(operation=spec.name, breaker=breaker, bulkhead=bulkhead, timeout=spec.timeout)
+    try:
+        result = await attempt.run_async(_as_coroutine(spec), args, kwargs, None)
+    except CircuitBreakerOpenError as error:
+        return Defer(error.retry_after, "breaker_open")
+    except BulkheadCapacityError:
+        return Defer(BULKHEAD_DEFER, "bulkhead_full")
+    except Exception as error:
+        return _failure(spec, envelope, error, clock)
+    return Done(result)
+
+
+def _failure(spec: OperationSpec, envelope: Envelope, error: Exception, clock: Clock) -> Step:
+    config = spec.retry
+    if not policy_for(config).is_retryable(error):
+        return Dead("non_retryable", error)
+    if envelope.attempt >= config.max_attempts:
+        return Dead("exhausted", error)
+    delay = Backoff(config, previous=envelope.previous_delay).next_delay(envelope.attempt)
+    if config.honor_retry_after:
+        asked = retry_after_of(error, now=clock.time())
+        if asked is not None:
+            delay = min(asked, config.max_delay)
+    return Retry(delay, error)
+
+
+def _as_coroutine(spec: OperationSpec) -> Any:
+    """The operation as an async callable (a sync one runs inline on the process loop)."""
+    if spec.is_async:
+        return spec.fn
+    fn = spec.fn
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return call

@@ -1,0 +1,170 @@
+"""``ResilientTask``: the Celery side of an operation: run the core, act on its Step.
+
+Done returns the result. Defer and Retry come back later: within
+``retry_park_threshold`` seconds through ``Task.retry(countdown=...)``, beyond it parked
+in the store's retry schedule (a beat job releases it on time), because long delays must
+not ride on broker ETAs. Dead writes a dead letter and fails the task. A retry message
+that cannot be published becomes a dead letter too; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+from celery import Task
+from celery.exceptions import Ignore, Reject
+
+from outlast._clock import SYSTEM_CLOCK
+from outlast.config import get_settings
+from outlast.store import ScheduledRetry, StoreUnavailableError
+from outlast.workers._app import app
+from outlast.workers._dead_letter import dead_letter_for
+from outlast.workers._envelope import Envelope
+from outlast.workers._execute import execute
+from outlast.workers._loop import run_on_process_loop
+from outlast.workers._operations import OperationSpec, spec_for
+from outlast.workers._steps import Defer, Done, Retry, Step
+from outlast.workers._store import worker_store
+
+__all__ = ["ResilientTask", "register_task"]
+
+log = logging.getLogger("outlast.workers")
+
+# Without a task time limit, a claim still lapses after this many seconds.
+_DEFAULT_CLAIM_LEASE = 900.0
+
+
+class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
+    """The base of every operation task: late acks, redelivery on worker loss, no cap on
+    Celery's own retry count (attempts are counted in the envelope, deferrals are not)."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    max_retries = None
+    typing = False  # bad arguments reach the core, which dead-letters them as poison
+
+    def run_operation(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one attempt of this task's operation and act on the outcome."""
+        spec = spec_for(self.name)
+        envelope, kwargs = Envelope.split(kwargs, fallback_key=str(self.request.id))
+        settings = get_settings()
+        lease = (settings.task_time_limit or _DEFAULT_CLAIM_LEASE) * 1.1
+        step = run_on_process_loop(
+            execute(
+                spec, args, kwargs, envelope,
+                store=worker_store(), clock=SYSTEM_CLOCK, claim_lease=lease,
+            )
+        )  # fmt: skip
+        return self._act(step, spec, args, kwargs, envelope)
+
+    def _act(
+        self,
+        step: Step,
+        spec: OperationSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        envelope: Envelope,
+    ) -> Any:
+        if isinstance(step, Done):
+            return step.result
+        if isinstance(step, Defer):
+            return self._later(spec, args, kwargs, envelope, step.delay, step.reason)
+        if isinstance(step, Retry):
+            log.info(
+                "%s attempt %d failed: retry in %.2fs", spec.name, envelope.attempt, step.delay
+            )
+            later = envelope.next_attempt(step.delay)
+            return self._later(spec, args, kwargs, later, step.delay, "retry")
+        return self._dead(spec, args, kwargs, envelope, step.reason, step.error)
+
+    def _later(
+        self,
+        spec: OperationSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        envelope: Envelope,
+        delay: float,
+        reason: str,
+    ) -> NoReturn:
+        threshold = get_settings().retry_park_threshold
+        if delay <= threshold:
+            self._retry_on_broker(spec, args, kwargs, envelope, delay)
+        due = SYSTEM_CLOCK.time() + delay
+        parked = ScheduledRetry(
+            id=f"{self.request.id}:{envelope.attempt}",
+            task_name=spec.name,
+            due_at=due,
+            scheduled_at=SYSTEM_CLOCK.time(),
+            args=list(args),
+            kwargs=envelope.to_kwargs(kwargs),
+            attempts=envelope.attempt,
+            queue=spec.queue,
+            task_id=self.request.id,
+            idempotency_key=envelope.key,
+            reason=reason,
+        )
+        try:
+            run_on_process_loop(worker_store().schedule_retry(parked))
+        except StoreUnavailableError:
+            log.warning("%s: store unavailable, holding the retry on the broker", spec.name)
+            held = envelope.deferred_until(due)
+            self._retry_on_broker(spec, args, kwargs, held, threshold)
+        raise Ignore()
+
+    def _retry_on_broker(
+        self,
+        spec: OperationSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        envelope: Envelope,
+        countdown: float,
+    ) -> NoReturn:
+        try:
+            self.retry(
+                args=args, kwargs=envelope.to_kwargs(kwargs), countdown=countdown, max_retries=None
+            )
+        except Reject as rejected:
+            cause = rejected.reason if isinstance(rejected.reason, BaseException) else rejected
+            self._dead(spec, args, kwargs, envelope, "publish_failed", cause)
+        raise AssertionError("Task.retry always raises")  # pragma: no cover
+
+    def _dead(
+        self,
+        spec: OperationSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        envelope: Envelope,
+        reason: str,
+        error: BaseException,
+    ) -> NoReturn:
+        letter = dead_letter_for(
+            task_name=spec.name,
+            reason=reason,
+            error=error,
+            args=args,
+            kwargs=kwargs,
+            envelope=envelope,
+            task_id=self.request.id,
+            queue=spec.queue,
+            failed_at=SYSTEM_CLOCK.time(),
+        )
+        try:
+            run_on_process_loop(worker_store().add_dead_letter(letter))
+        except Exception:
+            # The last resort: the whole letter goes to the log, so it is still recoverable.
+            log.critical("dead letter could not be stored: %r", letter.to_document())
+            raise
+        log.warning("%s: dead letter %s (%s): %r", spec.name, letter.id, reason, error)
+        raise error
+
+
+def register_task(name: str) -> None:
+    """Register the Celery task ``name`` (an operation) on the app, once."""
+    if name in app.tasks:
+        return
+
+    def run(self: ResilientTask, *args: Any, **kwargs: Any) -> Any:
+        return self.run_operation(args, kwargs)
+
+    app.task(name=name, base=ResilientTask, bind=True)(run)

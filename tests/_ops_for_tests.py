@@ -1,0 +1,80 @@
+"""Operations that the worker-system tests register; workers import this module through
+``OUTLAST_TASK_MODULES``. Each records what happened to it in Redis under the key prefix
+it is given, so the test process can see every attempt a worker made."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import redis
+
+from outlast import RetryConfig, RetryStrategy
+from outlast.config import Jitter
+from outlast.workers import operation
+
+QUICK = RetryConfig(
+    max_attempts=4,
+    initial_delay=0.3,
+    backoff_factor=2.0,
+    strategy=RetryStrategy.EXPONENTIAL_BACKOFF,
+    jitter=Jitter.NONE,
+    retryable_exceptions=[ConnectionError],
+)
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["OUTLAST_TEST_REDIS_URL"])
+
+
+def _record(prefix: str) -> int:
+    """Note one attempt (its time) under ``prefix``; returns how many there were."""
+    client = _redis()
+    count = int(client.rpush(f"{prefix}:attempts", repr(time.time())))
+    client.expire(f"{prefix}:attempts", 600)
+    return count
+
+
+@operation("tests.noop")
+def noop(value: int) -> dict[str, int]:
+    """Succeed at once."""
+    return {"value": value}
+
+
+@operation("tests.flaky", retry=QUICK, idempotent=True)
+def flaky(prefix: str, failures: int) -> str:
+    """Fail the first ``failures`` attempts with ConnectionError, then succeed."""
+    if _record(prefix) <= failures:
+        raise ConnectionError("gateway reset the connection")
+    return "charged"
+
+
+@operation("tests.async_flaky", retry=QUICK)
+async def async_flaky(prefix: str, failures: int) -> str:
+    """The async twin of tests.flaky (runs on the worker process's loop)."""
+    if _record(prefix) <= failures:
+        raise ConnectionError("gateway reset the connection")
+    return "async charged"
+
+
+@operation("tests.refused", retry=QUICK)
+def refused(prefix: str) -> None:
+    """Fail with an error the policy does not retry."""
+    _record(prefix)
+    raise ValueError("card declined")
+
+
+@operation(
+    "tests.slow_retry",
+    retry=RetryConfig(
+        max_attempts=2,
+        initial_delay=3.0,
+        jitter=Jitter.NONE,
+        retryable_exceptions=[ConnectionError],
+    ),
+)
+def slow_retry(prefix: str) -> str:
+    """Fail once; the retry delay (3 s) is longer than the park threshold the test sets."""
+    if _record(prefix) == 1:
+        raise ConnectionError("try much later")
+    return "late but once"
