@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     longer than ``retry_park_threshold`` never ride on the broker but wait in the store.
     ``task_modules`` (a JSON list) names the application's modules of ``@operation``s, which
     every worker imports.
+
+    Built-in work: payments POST to ``payment_gateway_url``; emails go through the SMTP
+    relay at ``smtp_host``:``smtp_port`` (``smtp_starttls`` or ``smtp_tls``, and a login
+    when ``smtp_username`` is set).
     """
 
     model_config = SettingsConfigDict(
@@ -110,6 +114,16 @@ class Settings(BaseSettings):
     retry_park_threshold: float = Field(default=60.0, gt=0)
     task_modules: list[str] = []
     retry_release_interval: float = Field(default=5.0, gt=0)
+    payment_gateway_url: str | None = None
+    payment_timeout: float = Field(default=30.0, gt=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_from: str = "outlast@localhost"
+    smtp_timeout: float = Field(default=30.0, gt=0)
     circuit_breakers: dict[str, BreakerOverride] = {}
     bulkheads: dict[str, BulkheadOverride] = {}
     retries: dict[str, RetryOverride] = {}
