@@ -180,12 +180,7 @@ class CircuitBreaker:
         admission = self._backend.acquire(now)
         if admission is ADMITTED:
             return now
-        wait, transition = admission
-        if transition is not None:
-            self._notify(transition)
-        if wait > 0.0:
-            raise CircuitBreakerOpenError(self.name, wait)
-        return now
+        return self._admitted_or_raise(admission, now)
 
     @property
     def async_admission(self) -> bool:
@@ -202,6 +197,10 @@ class CircuitBreaker:
         admission = await acquire_async(now)
         if admission is ADMITTED:
             return now
+        return self._admitted_or_raise(admission, now)
+
+    def _admitted_or_raise(self, admission: Admission, now: float) -> float:
+        """Announce the transition an admission caused; raise if it rejects the call."""
         wait, transition = admission
         if transition is not None:
             self._notify(transition)
