@@ -309,8 +309,12 @@ class LuaScript:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
 
     def queue(self, pipeline: Any, keys: Sequence[str], args: Sequence[object]) -> None:
-        """Add a call to ``pipeline`` (its reply may be a NoScriptError: see ``rerun``)."""
-        pipeline.evalsha(self.sha, len(keys), *keys, *args)
+        """Add a call to ``pipeline`` (its reply may be a NoScriptError: see ``rerun``).
+
+        Queued with ``execute_command``: redis-py's cluster pipeline refuses its ``evalsha``
+        method, though it routes an EVALSHA by its keys (all in one slot here) correctly.
+        """
+        pipeline.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 SYNC: Final = LuaScript(_PRELUDE + _SYNC_BODY)

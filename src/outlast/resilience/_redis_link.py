@@ -25,7 +25,7 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio
@@ -39,13 +39,15 @@ from redis.retry import Retry
 
 from outlast._clock import SYSTEM_CLOCK, Clock
 
-__all__ = ["UNAVAILABLE", "RedisLink", "Unavailable", "link_for"]
+__all__ = ["REDIS_ERRORS", "UNAVAILABLE", "RedisLink", "Unavailable", "link_for"]
 
 log = logging.getLogger("outlast.redis")
 
 T = TypeVar("T")
 
-_REDIS_ERRORS: Final = (redis.RedisError, OSError)
+REDIS_ERRORS: Final = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+"""What a Redis that does not answer raises. A cluster client raises
+``RedisClusterException`` (not a ``RedisError``) when no node answers, or a slot has none."""
 
 
 class Unavailable:
@@ -150,7 +152,7 @@ class RedisLink:
             return UNAVAILABLE
         try:
             result = fn(self.client)
-        except _REDIS_ERRORS as error:
+        except REDIS_ERRORS as error:
             self.mark_down(error)
             return UNAVAILABLE
         self._answered()
@@ -162,7 +164,7 @@ class RedisLink:
             return UNAVAILABLE
         try:
             result = await fn(self.async_client())
-        except _REDIS_ERRORS as error:
+        except REDIS_ERRORS as error:
             self.mark_down(error)
             return UNAVAILABLE
         self._answered()
@@ -174,6 +176,8 @@ class RedisLink:
             client, self._sync = self._sync, None
         if client is not None:
             client.close()
+            for sentinel in _sentinels_of(client):
+                sentinel.close()
 
     async def aclose(self) -> None:
         """Close the running event loop's async client (before the loop ends, so its
@@ -181,6 +185,8 @@ class RedisLink:
         client = self._async.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+            for sentinel in _sentinels_of(client):
+                await sentinel.aclose()
 
     def _after_fork(self) -> None:
         if self._pid != os.getpid():
@@ -201,8 +207,11 @@ def _sync_client(url: str, timeout: float) -> Any:
     options["retry"] = Retry(NoBackoff(), 0)
     if url.startswith("redis+sentinel://"):
         hosts, service, db = _sentinel_parts(url)
-        sentinel = redis.sentinel.Sentinel(hosts, **options)  # type: ignore[no-untyped-call]
-        return sentinel.master_for(service, db=db, **options)  # type: ignore[no-untyped-call]
+        # sentinel_kwargs too: redis-py gives the sentinels' clients only the socket_*
+        # options, so asking a dead sentinel for the master would retry 10 times.
+        sentinel = redis.sentinel.Sentinel(hosts, sentinel_kwargs=options, **options)  # type: ignore[no-untyped-call]
+        credentials = _master_credentials(url)
+        return sentinel.master_for(service, db=db, **options, **credentials)  # type: ignore[no-untyped-call]
     return redis.Redis.from_url(url, **options)
 
 
@@ -213,9 +222,20 @@ def _async_client(url: str, timeout: float) -> Any:
     options["retry"] = AsyncRetry(NoBackoff(), 0)
     if url.startswith("redis+sentinel://"):
         hosts, service, db = _sentinel_parts(url)
-        sentinel = redis.asyncio.sentinel.Sentinel(hosts, **options)  # type: ignore[no-untyped-call]
-        return sentinel.master_for(service, db=db, **options)
+        sentinel = redis.asyncio.sentinel.Sentinel(hosts, sentinel_kwargs=options, **options)  # type: ignore[no-untyped-call]
+        return sentinel.master_for(service, db=db, **options, **_master_credentials(url))
     return redis.asyncio.Redis.from_url(url, **options)
+
+
+def _sentinels_of(client: Any) -> list[Any]:
+    """The clients of the sentinels that a Sentinel-managed ``client`` asks for its master:
+    closing the master's client leaves their connections open."""
+    pool = getattr(client, "connection_pool", None)  # a cluster client has none
+    if isinstance(
+        pool, redis.sentinel.SentinelConnectionPool | redis.asyncio.sentinel.SentinelConnectionPool
+    ):
+        return list(pool.sentinel_manager.sentinels)
+    return []
 
 
 def _plain(url: str) -> str:
@@ -232,6 +252,17 @@ def _sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str, int]:
     if not path:
         raise ValueError(f"a sentinel URL needs a service name: {_safe(url)}")
     return hosts, path[0], int(path[1]) if len(path) > 1 else 0
+
+
+def _master_credentials(url: str) -> dict[str, Any]:
+    """``user:password@`` of a sentinel URL: they log in to the master (sentinels need none)."""
+    parts = urlsplit(url)
+    credentials: dict[str, Any] = {}
+    if parts.username:
+        credentials["username"] = unquote(parts.username)
+    if parts.password:
+        credentials["password"] = unquote(parts.password)
+    return credentials
 
 
 def _safe(url: str) -> str:

@@ -30,11 +30,10 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import redis
 from redis.exceptions import NoScriptError
 
 from outlast.resilience._redis_breaker_scripts import LuaScript
-from outlast.resilience._redis_link import RedisLink, Unavailable
+from outlast.resilience._redis_link import REDIS_ERRORS, RedisLink, Unavailable
 
 __all__ = ["Outgoing", "StateSync", "SyncMember", "state_sync_for", "stop_state_sync"]
 
@@ -43,7 +42,6 @@ log = logging.getLogger("outlast.redis")
 Outgoing = tuple[LuaScript, Sequence[str], Sequence[object]]
 """One Lua call: the script, its keys, its arguments."""
 
-_REDIS_ERRORS = (redis.RedisError, OSError)
 _LISTEN_POLL = 0.1  # seconds the listener waits for a message before checking for stop
 _JOIN_TIMEOUT = 2.0
 
@@ -194,7 +192,7 @@ class StateSync:
                     message = pubsub.get_message(timeout=_LISTEN_POLL)
                     if message is not None:
                         self._dispatch(message["data"])
-            except _REDIS_ERRORS as error:
+            except REDIS_ERRORS as error:
                 self.link.mark_down(error)
             except Exception:
                 log.exception("listening for %s changes failed", self.kind)
@@ -227,7 +225,7 @@ def _run_pipeline(client: Any, calls: Sequence[tuple[SyncMember, Outgoing]]) -> 
 
 
 def _close_quietly(pubsub: Any) -> None:
-    with contextlib.suppress(*_REDIS_ERRORS):
+    with contextlib.suppress(*REDIS_ERRORS):
         pubsub.close()
 
 
