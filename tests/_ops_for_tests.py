@@ -8,10 +8,12 @@ import os
 import time
 
 import redis
+from celery import current_task
 
 from outlast import RetryConfig, RetryStrategy
 from outlast.config import Jitter
 from outlast.workers import operation
+from outlast.workers._envelope import ENVELOPE_KEY
 
 QUICK = RetryConfig(
     max_attempts=4,
@@ -78,3 +80,35 @@ def slow_retry(prefix: str) -> str:
     if _record(prefix) == 1:
         raise ConnectionError("try much later")
     return "late but once"
+
+
+# Guarded by the cluster breaker "tests_guarded", which the breaker-deferral test opens and
+# resets from its own process; one attempt only, so an attempt spent on a deferral would
+# have been a dead letter. Each call also records the attempt number its envelope carries.
+ONE_ATTEMPT = RetryConfig(max_attempts=1, retryable_exceptions=[ConnectionError])
+
+
+def _record_attempt_number(prefix: str) -> None:
+    """Note the attempt number the worker runs this call as (from the task's envelope)."""
+    envelope = current_task.request.kwargs[ENVELOPE_KEY]
+    client = _redis()
+    client.rpush(f"{prefix}:attempt_numbers", int(envelope["attempt"]))
+    client.expire(f"{prefix}:attempt_numbers", 600)
+
+
+@operation("tests.guarded", retry=ONE_ATTEMPT, circuit_breaker="tests_guarded")
+def guarded(prefix: str) -> str:
+    """Record the call and succeed (runs off the event loop: sync, no idempotency claim)."""
+    _record(prefix)
+    _record_attempt_number(prefix)
+    return "ran"
+
+
+@operation(
+    "tests.async_guarded", retry=ONE_ATTEMPT, circuit_breaker="tests_guarded", idempotent=True
+)
+async def async_guarded(prefix: str) -> str:
+    """The async, idempotent twin of tests.guarded (runs on the process loop, with a claim)."""
+    _record(prefix)
+    _record_attempt_number(prefix)
+    return "ran"

@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_REDIS_URL", "TASK_MODULES", "app", "celery_config", "create_
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # Imported by every worker so the built-in tasks are registered.
-TASK_MODULES = ("outlast.tasks.maintenance",)
+TASK_MODULES = ("outlast.tasks.maintenance", "outlast.tasks.payments", "outlast.tasks.emails")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -35,9 +35,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": broker,
         "result_backend": settings.result_backend or _result_url(broker, settings),
         "broker_transport_options": transport,
-        "result_backend_transport_options": {
-            k: v for k, v in transport.items() if k in ("global_keyprefix", "visibility_timeout")
-        },
+        "result_backend_transport_options": _result_options(settings, transport),
         "visibility_timeout": settings.broker_visibility_timeout,
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
@@ -76,11 +74,23 @@ def _transport_options(settings: Settings, broker: str) -> dict[str, Any]:
             visibility_timeout=timeout,
             unacked_restore_interval=max(1, timeout // 10),
             unacked_restore_throttle=1,
+            # A worker killed mid-sweep keeps the sweep's mutex until it expires (kombu's
+            # default is 300 s): keep it short so redelivery is not stalled that long.
+            unacked_mutex_expire=max(5, timeout // 10),
         )
         if settings.namespace != "default":
             options["global_keyprefix"] = f"outlast:{settings.namespace}:"
     elif broker.startswith(("amqp://", "pyamqp://")):
         options["confirm_publish"] = True
+    return options
+
+
+def _result_options(settings: Settings, transport: dict[str, Any]) -> dict[str, Any]:
+    """The result backend's options: results are namespaced in Redis whatever the broker
+    (with RabbitMQ as broker they still go to Redis, and two namespaces must not mix)."""
+    options = {k: v for k, v in transport.items() if k == "visibility_timeout"}
+    if settings.namespace != "default":
+        options["global_keyprefix"] = f"outlast:{settings.namespace}:"
     return options
 
 

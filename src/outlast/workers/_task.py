@@ -21,7 +21,7 @@ from outlast.store import ScheduledRetry, StoreUnavailableError
 from outlast.workers._app import app
 from outlast.workers._dead_letter import dead_letter_for
 from outlast.workers._envelope import Envelope
-from outlast.workers._execute import execute
+from outlast.workers._execute import execute, execute_sync
 from outlast.workers._loop import run_on_process_loop
 from outlast.workers._operations import OperationSpec, spec_for
 from outlast.workers._steps import Defer, Done, Retry, Step
@@ -48,14 +48,16 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         """Run one attempt of this task's operation and act on the outcome."""
         spec = spec_for(self.name)
         envelope, kwargs = Envelope.split(kwargs, fallback_key=str(self.request.id))
-        settings = get_settings()
-        lease = (settings.task_time_limit or _DEFAULT_CLAIM_LEASE) * 1.1
-        step = run_on_process_loop(
-            execute(
-                spec, args, kwargs, envelope,
-                store=worker_store(), clock=SYSTEM_CLOCK, claim_lease=lease,
-            )
-        )  # fmt: skip
+        if spec.idempotent or spec.is_async:
+            lease = (get_settings().task_time_limit or _DEFAULT_CLAIM_LEASE) * 1.1
+            step = run_on_process_loop(
+                execute(
+                    spec, args, kwargs, envelope,
+                    store=worker_store(), clock=SYSTEM_CLOCK, claim_lease=lease,
+                )
+            )  # fmt: skip
+        else:  # nothing to await: no loop turn per message (see _execute)
+            step = execute_sync(spec, args, kwargs, envelope, clock=SYSTEM_CLOCK)
         return self._act(step, spec, args, kwargs, envelope)
 
     def _act(

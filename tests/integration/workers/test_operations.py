@@ -1,7 +1,14 @@
-"""Operations end to end: real worker processes, the real test Redis as broker and store.
+"""Operations end to end: real worker processes, the real test Redis as store and results.
 
 Each test enqueues from a separate process (as an application would), lets a prefork
-worker run the operation, and checks what the operation itself recorded in Redis."""
+worker run the operation, and checks what the operation itself recorded in Redis.
+
+Every test runs once per broker: ``[redis]`` (the test Redis, a namespace per test), and
+``[rabbitmq]`` when a RabbitMQ answers an AMQP handshake on 127.0.0.1:5672 (or
+``$OUTLAST_TEST_AMQP_URL``) at collection. Without one, the ``[rabbitmq]`` ids are not
+generated at all (nothing is skipped). On RabbitMQ the tests hold a lock, run one at a
+time and delete Outlast's queues before and after (``tests/_brokers.py``); results and the
+store stay in the test Redis."""
 
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ import pytest
 import redis
 from celery import Celery
 
+from _brokers import BROKERS, broker_for_test
 from _servers import delete_keys_with_prefix
 from _workers import WorkerProcess, celery_worker_command, start_worker
 from outlast.config import Settings
@@ -41,11 +49,18 @@ def namespace(redis_url: str) -> Iterator[str]:
     client.close()
 
 
+@pytest.fixture(params=BROKERS)
+def broker_url(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
+    """The broker of this run of the test: the test Redis, or RabbitMQ where one answers."""
+    with broker_for_test(request.param, redis_url) as url:
+        yield url
+
+
 @pytest.fixture
-def env(redis_url: str, namespace: str) -> dict[str, str]:
+def env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
     """The worker system's environment, shared by workers and enqueuing processes."""
     return {
-        "OUTLAST_BROKER_URL": redis_url,
+        "OUTLAST_BROKER_URL": broker_url,
         "OUTLAST_REDIS_URL": redis_url,
         "OUTLAST_TEST_REDIS_URL": redis_url,
         "OUTLAST_NAMESPACE": namespace,
@@ -67,9 +82,10 @@ def worker(env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
 
 
 @pytest.fixture
-def results(redis_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app for reading task results."""
-    app = create_app(Settings(broker_url=redis_url, namespace=namespace))
+def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
+    """A client app for reading task results (and sending raw messages)."""
+    settings = Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace)
+    app = create_app(settings)
     yield app
     app.close()
 

@@ -1,4 +1,9 @@
-"""The Celery app: real worker processes on the test Redis, the route table, the settings."""
+"""The Celery app: real worker processes, the route table, the settings.
+
+The real-worker tests run once per broker: ``[redis]`` (the test Redis), and
+``[rabbitmq]`` when a RabbitMQ answers an AMQP handshake on 127.0.0.1:5672 (or
+``$OUTLAST_TEST_AMQP_URL``) at collection; without one those ids are not generated
+(nothing is skipped). See ``tests/_brokers.py`` for how RabbitMQ tests are isolated."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import pytest
 import redis
 from celery import Celery
 
+from _brokers import BROKERS, broker_for_test
 from _servers import delete_keys_with_prefix
 from _workers import celery_worker_command, start_worker
 from outlast.config import Settings
@@ -28,15 +34,28 @@ def namespace(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture
-def worker_env(redis_url: str, namespace: str) -> dict[str, str]:
-    return {"OUTLAST_BROKER_URL": redis_url, "OUTLAST_NAMESPACE": namespace}
+@pytest.fixture(params=BROKERS)
+def broker_url(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
+    """The broker of this run of the test: the test Redis, or RabbitMQ where one answers."""
+    with broker_for_test(request.param, redis_url) as url:
+        yield url
 
 
 @pytest.fixture
-def client_app(redis_url: str, namespace: str) -> Iterator[Celery]:
+def worker_env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
+    """A worker's environment: results in the test Redis whatever the broker."""
+    return {
+        "OUTLAST_BROKER_URL": broker_url,
+        "OUTLAST_REDIS_URL": redis_url,
+        "OUTLAST_NAMESPACE": namespace,
+    }
+
+
+@pytest.fixture
+def client_app(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
     """An app configured like the worker's, for sending tasks and reading results."""
-    celery = create_app(Settings(broker_url=redis_url, namespace=namespace))
+    settings = Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace)
+    celery = create_app(settings)
     yield celery
     celery.close()
 
@@ -73,6 +92,19 @@ def test_visibility_timeout_and_restore_sweep_follow_the_setting() -> None:
     assert celery.conf.task_acks_late is True
     assert celery.conf.task_reject_on_worker_lost is True
     assert celery.conf.worker_prefetch_multiplier == 1
+
+
+def test_with_rabbitmq_publishes_are_confirmed_and_results_namespaced_in_redis() -> None:
+    """An AMQP broker gets confirm_publish; results go to Redis under the namespace prefix."""
+    settings = Settings(
+        broker_url="amqp://guest:guest@127.0.0.1:5672//",
+        redis_url="redis://127.0.0.1:6379/3",
+        namespace="shop",
+    )
+    celery = create_app(settings)
+    assert celery.conf.broker_transport_options == {"confirm_publish": True}
+    assert celery.conf.result_backend == "redis://127.0.0.1:6379/3"
+    assert celery.conf.result_backend_transport_options == {"global_keyprefix": "outlast:shop:"}
 
 
 def test_a_real_worker_answers_ping(worker_env: dict[str, str], client_app: Celery) -> None:

@@ -1,0 +1,89 @@
+"""The application side of the payments tests: its environment, and ``payment_queue.add``
+called from a separate process (the test process's Celery app is configured once, at
+import, for whatever namespace came first; an application process gets the test's)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from _servers import delete_keys_with_prefix
+
+__all__ = [
+    "ADD_PAYMENTS",
+    "add_payments",
+    "fresh_namespace",
+    "new_key",
+    "payments_env",
+    "run_app_code",
+]
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+ADD_PAYMENTS = """
+import json, sys
+from outlast.tasks.payments import payment_queue
+for payment in json.loads(sys.argv[1]):
+    print(json.dumps(payment_queue.add(**payment)), flush=True)
+"""
+
+
+def payments_env(
+    redis_url: str, namespace: str, gateway_url: str, **settings: str
+) -> dict[str, str]:
+    """The environment of payment workers and of the processes that enqueue payments.
+
+    ``settings`` adds ``OUTLAST_<NAME>`` variables (``task_time_limit="10"``).
+    """
+    env = {
+        "OUTLAST_BROKER_URL": redis_url,
+        "OUTLAST_REDIS_URL": redis_url,
+        "OUTLAST_NAMESPACE": namespace,
+        "OUTLAST_TASK_MODULES": '["outlast.tasks.payments"]',
+        "OUTLAST_PAYMENT_GATEWAY_URL": gateway_url,
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+    env.update({f"OUTLAST_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+@contextlib.contextmanager
+def fresh_namespace(redis_url: str) -> Iterator[str]:
+    """A namespace nobody else uses; its broker, results and store keys are deleted after."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        delete_keys_with_prefix(client, f"outlast:{name}:")
+        delete_keys_with_prefix(client, f"{name}:")
+        client.close()
+
+
+def new_key() -> str:
+    """A fresh idempotency key."""
+    return f"pay-{uuid.uuid4().hex[:12]}"
+
+
+def run_app_code(env: dict[str, str], code: str, *argv: str) -> list[Any]:
+    """Run ``code`` in a separate application process; the JSON lines it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True,
+        env={**os.environ, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def add_payments(env: dict[str, str], *payments: dict[str, Any]) -> list[dict[str, Any]]:
+    """``payment_queue.add(**payment)`` for each payment; what each call returned."""
+    return run_app_code(env, ADD_PAYMENTS, json.dumps(payments))
