@@ -31,11 +31,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
+
 TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS_DIR))
 
 from _gateway import PaymentGateway  # noqa: E402
 from _payments_app import add_payments, fresh_namespace, new_key, payments_env  # noqa: E402
+from _servers import delete_keys_with_prefix  # noqa: E402
 from _workers import WorkerProcess, celery_worker_command, start_worker  # noqa: E402
 from outlast.config import Settings  # noqa: E402
 from outlast.store import RedisStore  # noqa: E402
@@ -128,6 +131,9 @@ def main() -> None:
         report(gateway, keys, [states.get(s["task_id"], "PENDING") for s in sent])
         print(f"kill cycles completed: {done_cycles} of {cycles}")
         print(f"dead letters: {dead_letter_count(namespace)}")
+        client = redis.Redis.from_url(REDIS_URL)  # the breaker's keys are hash-tagged
+        delete_keys_with_prefix(client, f"outlast:{{{namespace}:")
+        client.close()
     print(f"time: {time.monotonic() - started:.0f} s")
 
 

@@ -193,7 +193,8 @@ def instant_gateway() -> Iterator[None]:
 
 def clean_up() -> None:
     client = redis.Redis.from_url(REDIS_URL)
-    for prefix in (f"outlast:{NAMESPACE}:", f"{NAMESPACE}:"):
+    # Broker, results and store keys; cluster breaker keys (hash-tagged); probe keys.
+    for prefix in (f"outlast:{NAMESPACE}:", f"outlast:{{{NAMESPACE}:", f"{NAMESPACE}:"):
         delete_keys_with_prefix(client, prefix)
     client.close()
 

@@ -49,7 +49,7 @@ def namespace(redis_url: str) -> Iterator[str]:
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
     client = redis.Redis.from_url(redis_url)
-    for prefix in (f"outlast:{name}:", f"outlast:{{{name}}}:", f"{name}:"):
+    for prefix in (f"outlast:{name}:", f"outlast:{{{name}:", f"{name}:"):
         delete_keys_with_prefix(client, prefix)
     client.close()
 

@@ -45,6 +45,7 @@ def namespace(redis_url: str) -> Iterator[str]:
     yield name
     client = redis.Redis.from_url(redis_url)
     delete_keys_with_prefix(client, f"outlast:{name}:")
+    delete_keys_with_prefix(client, f"outlast:{{{name}:")  # breaker and bulkhead keys
     delete_keys_with_prefix(client, f"{name}:")
     client.close()
 
