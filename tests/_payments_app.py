@@ -4,19 +4,15 @@ import, for whatever namespace came first; an application process gets the test'
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import redis
-
-from _servers import delete_keys_with_prefix
+from _workers import fresh_namespace
 
 __all__ = [
     "ADD_PAYMENTS",
@@ -54,20 +50,6 @@ def payments_env(
     }
     env.update({f"OUTLAST_{name.upper()}": value for name, value in settings.items()})
     return env
-
-
-@contextlib.contextmanager
-def fresh_namespace(redis_url: str) -> Iterator[str]:
-    """A namespace nobody else uses; its broker, results and store keys are deleted after."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    try:
-        yield name
-    finally:
-        client = redis.Redis.from_url(redis_url)
-        delete_keys_with_prefix(client, f"outlast:{name}:")
-        delete_keys_with_prefix(client, f"outlast:{{{name}:")  # breaker and bulkhead keys
-        delete_keys_with_prefix(client, f"{name}:")
-        client.close()
 
 
 def new_key() -> str:

@@ -15,11 +15,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["WorkerProcess", "celery_worker_command", "start_worker"]
+import redis
+
+from _servers import delete_keys_with_prefix
+
+__all__ = ["WorkerProcess", "celery_worker_command", "fresh_namespace", "start_worker"]
 
 _READY_TIMEOUT = 60.0
 _STOP_TIMEOUT = 15.0
@@ -112,3 +117,17 @@ def start_worker(env: Mapping[str, str], command: Sequence[str] | None = None) -
     worker = WorkerProcess(process, log_path)
     worker.wait_ready()
     return worker
+
+
+@contextlib.contextmanager
+def fresh_namespace(redis_url: str) -> Iterator[str]:
+    """A namespace nobody else uses; its broker, results and store keys are deleted after."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        delete_keys_with_prefix(client, f"outlast:{name}:")
+        delete_keys_with_prefix(client, f"outlast:{{{name}:")  # breaker and bulkhead keys
+        delete_keys_with_prefix(client, f"{name}:")
+        client.close()

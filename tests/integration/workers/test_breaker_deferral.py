@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ import pytest
 import redis
 from celery import Celery
 
-from _servers import delete_keys_with_prefix
 from _workers import WorkerProcess, celery_worker_command, start_worker
 from outlast.config import Settings, reload_settings
 from outlast.resilience import CircuitBreaker, get_circuit_breaker
@@ -41,17 +39,6 @@ TESTS_DIR = Path(__file__).resolve().parents[2]
 BREAKER = "tests_guarded"
 RECOVERY = 2.0  # short, so a deferral comes back soon; the test re-opens it meanwhile
 HOLD_OPEN = 5.0  # how long the task is kept deferred: two or more deferrals
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A namespace of its own for the broker, store, results, breaker and probe keys."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    for prefix in (f"outlast:{name}:", f"outlast:{{{name}:", f"{name}:"):
-        delete_keys_with_prefix(client, prefix)
-    client.close()
 
 
 @pytest.fixture

@@ -14,16 +14,14 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from celery import Celery
 
-from _servers import delete_keys_with_prefix, free_port
+from _servers import free_port
 from _smtp_server import (
     ScriptedHandler,
     self_signed_certificate,
@@ -50,17 +48,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A namespace of its own for this test's broker and store keys."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    delete_keys_with_prefix(client, f"outlast:{name}:")
-    delete_keys_with_prefix(client, f"outlast:{{{name}:")  # breaker and bulkhead keys
-    client.close()
 
 
 @pytest.fixture

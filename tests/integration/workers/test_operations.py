@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,33 +27,12 @@ import pytest
 import redis
 from celery import Celery
 
-from _brokers import BROKERS, broker_for_test
-from _servers import delete_keys_with_prefix
 from _workers import WorkerProcess, celery_worker_command, start_worker
 from outlast.config import Settings
 from outlast.store import RedisStore
 from outlast.workers import create_app
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A namespace of its own for this test's broker, store and probe keys."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    delete_keys_with_prefix(client, f"outlast:{name}:")
-    delete_keys_with_prefix(client, f"outlast:{{{name}:")  # breaker and bulkhead keys
-    delete_keys_with_prefix(client, f"{name}:")
-    client.close()
-
-
-@pytest.fixture(params=BROKERS)
-def broker_url(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
-    """The broker of this run of the test: the test Redis, or RabbitMQ where one answers."""
-    with broker_for_test(request.param, redis_url) as url:
-        yield url
 
 
 @pytest.fixture

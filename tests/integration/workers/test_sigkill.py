@@ -32,7 +32,7 @@ import pytest
 from celery import Celery
 
 from _gateway import PaymentGateway
-from _payments_app import add_payments, fresh_namespace, new_key, payments_env
+from _payments_app import add_payments, new_key, payments_env
 from _workers import WorkerProcess, celery_worker_command, start_worker
 from outlast.config import Settings
 from outlast.store import RedisStore
@@ -44,13 +44,6 @@ CONCURRENCY = 4
 CYCLES = ROUNDS // CONCURRENCY
 VISIBILITY_TIMEOUT = 10
 TASK_TIME_LIMIT = 10
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A namespace of its own for this test's broker, results and store keys."""
-    with fresh_namespace(redis_url) as name:
-        yield name
 
 
 @pytest.fixture

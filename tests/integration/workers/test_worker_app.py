@@ -13,33 +13,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
 from celery import Celery
 
-from _brokers import BROKERS, broker_for_test
-from _servers import delete_keys_with_prefix
 from _workers import celery_worker_command, start_worker
 from outlast.config import Settings
 from outlast.errors import ConfigurationError
 from outlast.workers import QUEUES, add_route, app, create_app, queue_for
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A namespace of its own for this test's broker keys, deleted afterwards."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    delete_keys_with_prefix(client, f"outlast:{name}:")
-    delete_keys_with_prefix(client, f"outlast:{{{name}:")  # breaker and bulkhead keys
-    client.close()
-
-
-@pytest.fixture(params=BROKERS)
-def broker_url(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
-    """The broker of this run of the test: the test Redis, or RabbitMQ where one answers."""
-    with broker_for_test(request.param, redis_url) as url:
-        yield url
 
 
 @pytest.fixture
