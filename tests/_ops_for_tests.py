@@ -4,6 +4,7 @@ it is given, so the test process can see every attempt a worker made."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -112,3 +113,24 @@ async def async_guarded(prefix: str) -> str:
     _record(prefix)
     _record_attempt_number(prefix)
     return "ran"
+
+
+# Held by the publish-failure test: the first attempt waits until the test, having made the
+# broker refuse writes meanwhile, sets ``{prefix}:release``; then it fails, retryably.
+HOLD_LIMIT = 30.0  # an attempt never waits longer than this for its release
+
+
+@operation("tests.held_then_flaky", retry=QUICK, idempotent=True)
+async def held_then_flaky(prefix: str) -> str:
+    """Attempt 1 waits for ``{prefix}:release`` and fails with ConnectionError; later ones
+    succeed."""
+    if _record(prefix) > 1:
+        return "done"
+    client = _redis()
+    try:
+        deadline = time.monotonic() + HOLD_LIMIT
+        while not client.exists(f"{prefix}:release") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    finally:
+        client.close()
+    raise ConnectionError("gateway reset the connection")
