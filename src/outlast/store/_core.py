@@ -126,6 +126,11 @@ class StoreCore:
         return await self._idempotency.complete(handle, key, token, result)
 
     @translated
+    async def renew_idempotency(self, key: str, token: str, *, lease: float) -> bool:
+        handle = await self._handle("idempotency")
+        return await self._idempotency.renew(handle, key, token, lease=lease)
+
+    @translated
     async def release_idempotency(self, key: str, token: str) -> bool:
         return await self._idempotency.release(await self._handle("idempotency"), key, token)
 

@@ -91,6 +91,13 @@ class MongoIdempotency:
             return False
         return True
 
+    async def renew(self, coll: Any, key: str, token: str, *, lease: float) -> bool:
+        """Extend the pending claim held with ``token`` to ``lease`` seconds from now."""
+        expires = self._clock.time() + check_lease(lease)
+        held = {"_id": check_key(key), "state": "pending", "token": token}
+        update = {"$set": {"lease_expires_at": expires, "expire_at": utc(expires)}}
+        return await coll.find_one_and_update(held, update) is not None
+
     async def release(self, coll: Any, key: str, token: str) -> bool:
         """Drop the pending claim held with ``token``."""
         held = {"_id": check_key(key), "state": "pending", "token": token}

@@ -85,6 +85,11 @@ class Store(Protocol):
         """Record ``result`` for a claim held with ``token``; False if the claim was lost."""
         ...
 
+    async def renew_idempotency(self, key: str, token: str, *, lease: float) -> bool:
+        """Extend a claim held with ``token`` to ``lease`` seconds from now, while its work
+        runs; False if the claim was lost (completed, released, or taken over)."""
+        ...
+
     async def release_idempotency(self, key: str, token: str) -> bool:
         """Give up a claim held with ``token`` so the work can be claimed again."""
         ...

@@ -36,6 +36,7 @@ class Connection:
     claim: AsyncScript
     complete: AsyncScript
     release: AsyncScript
+    renew: AsyncScript
     take_due: AsyncScript
 
 
@@ -86,5 +87,6 @@ class RedisConnector:
             claim=client.register_script(lua.CLAIM),
             complete=client.register_script(lua.COMPLETE),
             release=client.register_script(lua.RELEASE),
+            renew=client.register_script(lua.RENEW),
             take_due=client.register_script(lua.TAKE_DUE),
         )

@@ -71,6 +71,13 @@ class RedisIdempotency:
         ]
         return bool(await conn.complete(keys=[self.key(key)], args=args))
 
+    async def renew(self, conn: Connection, key: str, token: str, *, lease: float) -> bool:
+        """Extend the pending claim held with ``token`` to ``lease`` seconds from now."""
+        seconds = check_lease(lease)
+        expires = self._clock.time() + seconds
+        args: list[str | int] = [token, repr(expires), ttl_ms(seconds)]
+        return bool(await conn.renew(keys=[self.key(key)], args=args))
+
     async def release(self, conn: Connection, key: str, token: str) -> bool:
         """Drop the pending claim held with ``token``."""
         return bool(await conn.release(keys=[self.key(key)], args=[token]))

@@ -74,6 +74,18 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
+#: KEYS: claim hash. ARGV: token, new lease expiry, ttl ms.
+#: Extends a pending claim held with the token (even a lapsed one nobody took over); 1 if so.
+RENEW = """
+if redis.call('HGET', KEYS[1], 'state') == 'pending'
+    and redis.call('HGET', KEYS[1], 'token') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'lease_expires_at', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+"""
+
 #: KEYS: claim hash. ARGV: token. Deletes a pending claim held with the token; 1 if it did.
 RELEASE = """
 if redis.call('HGET', KEYS[1], 'state') == 'pending'

@@ -79,6 +79,43 @@ async def test_lapsed_claim_can_be_claimed_again(store: Store, backend: Backend)
     assert (await store.claim_idempotency("k", lease=10)).result == "done"
 
 
+async def test_renewal_extends_only_the_holders_pending_claim(
+    store: Store, backend: Backend
+) -> None:
+    """Renewing with the holder's token moves the lease end (in the backend too); a
+    stranger's token, a completed key or a missing key renews nothing."""
+    claim = await store.claim_idempotency("k", lease=10)
+    assert claim.token is not None
+    backend.clock.advance(8)
+    assert await store.renew_idempotency("k", "stranger", lease=10) is False
+    assert await store.renew_idempotency("k", claim.token, lease=10) is True
+    record = await store.get_idempotency("k")
+    assert record is not None
+    assert record.lease_expires_at == backend.clock.time() + 10
+    expiry = await backend.expiry("idempotency", "k")
+    assert expiry is not None
+    assert 8 < expiry <= 10
+    backend.clock.advance(9)
+    assert (await store.claim_idempotency("k", lease=10)).status is ClaimStatus.IN_PROGRESS
+    await store.complete_idempotency("k", claim.token, "done")
+    assert await store.renew_idempotency("k", claim.token, lease=10) is False
+    assert await store.renew_idempotency("nobody", claim.token, lease=10) is False
+
+
+async def test_renewal_fails_once_another_worker_took_over(store: Store, backend: Backend) -> None:
+    """After a lapse and a takeover, the old holder's renewal is refused and the new
+    holder's lease is untouched."""
+    old = await store.claim_idempotency("k", lease=5)
+    backend.clock.advance(5)
+    new = await store.claim_idempotency("k", lease=5)
+    assert new.acquired
+    assert old.token is not None
+    assert await store.renew_idempotency("k", old.token, lease=60) is False
+    record = await store.get_idempotency("k")
+    assert record is not None
+    assert (record.token, record.lease_expires_at) == (new.token, new.lease_expires_at)
+
+
 async def test_pending_claim_is_readable(store: Store, backend: Backend) -> None:
     """get_idempotency shows a pending claim with its token, claim time and lease end."""
     assert await store.get_idempotency("k") is None
