@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     ``result_backend`` (else the broker) their results. ``broker_visibility_timeout`` is how
     long Redis waits before handing an unacknowledged message to another worker; retries
     longer than ``retry_park_threshold`` never ride on the broker but wait in the store.
+    An idempotent operation's claim is a lease of ``idempotency_claim_lease`` seconds,
+    renewed while its attempt runs: a dead worker's work is taken over after about that.
     ``task_modules`` (a JSON list) names the application's modules of ``@operation``s, which
     every worker imports.
 
@@ -112,6 +114,7 @@ class Settings(BaseSettings):
     task_soft_time_limit: float | None = Field(default=540.0, gt=0)
     worker_soft_shutdown_timeout: float = Field(default=10.0, ge=0)
     retry_park_threshold: float = Field(default=60.0, gt=0)
+    idempotency_claim_lease: float = Field(default=30.0, gt=0)
     task_modules: list[str] = []
     retry_release_interval: float = Field(default=5.0, gt=0)
     payment_gateway_url: str | None = None

@@ -4,10 +4,13 @@ Order: refuse poison (arguments the function cannot take) -> honour ``not_before
 claim the idempotency key (a completed key answers with its stored result; a key another
 worker holds defers) -> defer while the breaker is open -> run the attempt through the
 bulkhead, the breaker and the timeout -> classify a failure with the retry policy.
-Deferrals spend no attempt. A claim is released on every failure, so the retry can claim
-it again; it is completed with the result on success.
+Deferrals spend no attempt. A claim is a short lease renewed while the attempt runs
+(``ClaimKeeper``), released on every failure, so the retry can claim it again, and
+completed with the result on success.
 
-``execute`` runs on the worker process's event loop. ``execute_sync`` makes the same
+``execute`` runs on the worker process's event loop; a sync operation it runs (one with an
+idempotency claim) runs in a thread, so the loop stays free to renew the claim.
+``execute_sync`` makes the same
 decisions for a sync operation that keeps no idempotency claim: such an attempt awaits
 nothing, so the loop would only add a task and a loop turn to every message (about 30 us,
 measured with ``bench/throughput.py``'s profile); it runs on the calling thread instead,
@@ -17,6 +20,7 @@ functions (on the loop a sync call could not be interrupted at all).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from outlast._clock import Clock
@@ -28,6 +32,7 @@ from outlast.resilience._bulkhead_registry import get_bulkhead
 from outlast.resilience._retry_after import retry_after_of
 from outlast.resilience._retry_policy import policy_for
 from outlast.store import ClaimStatus, IdempotencyClaim, Store
+from outlast.workers._claim_keeper import ClaimKeeper
 from outlast.workers._envelope import Envelope
 from outlast.workers._operations import OperationSpec
 from outlast.workers._steps import Dead, Defer, Done, Retry, Step
@@ -62,8 +67,8 @@ async def execute(
 ) -> Step:
     """Run one attempt of ``spec`` and decide what happens next.
 
-    ``claim_lease`` is how long an idempotency claim holds before another worker may take
-    the work over: longer than any attempt can run (the task time limit).
+    ``claim_lease`` is how long an idempotency claim holds, without a renewal, before
+    another worker may take the work over (it is renewed every third of it meanwhile).
     """
     refused = _refuse(spec, args, kwargs, envelope, clock)
     if refused is not None:
@@ -71,13 +76,11 @@ async def execute(
     claim = await _claim(spec, envelope, store, clock, claim_lease)
     if isinstance(claim, Done | Defer):
         return claim
-    step = await _attempt(spec, args, kwargs, envelope, clock)
-    if claim is not None and claim.token is not None:
-        if isinstance(step, Done):
-            await store.complete_idempotency(envelope.key, claim.token, step.result)
-        else:
-            await store.release_idempotency(envelope.key, claim.token)
-    return step
+    if claim is None or claim.token is None:
+        return await _attempt(spec, args, kwargs, envelope, clock)
+    return await _attempt_holding(
+        claim.token, spec, args, kwargs, envelope, store=store, clock=clock, lease=claim_lease
+    )
 
 
 def execute_sync(
@@ -154,6 +157,32 @@ async def _attempt(
     return Done(result)
 
 
+async def _attempt_holding(
+    token: str,
+    spec: OperationSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    envelope: Envelope,
+    *,
+    store: Store,
+    clock: Clock,
+    lease: float,
+) -> Step:
+    """An attempt under the claim held with ``token``: the claim is renewed while it
+    runs, then completed with the result or released for the retry."""
+    keeper = ClaimKeeper(store, envelope.key, token, lease=lease)
+    keeper.start()
+    try:
+        step = await _attempt(spec, args, kwargs, envelope, clock)
+    finally:
+        await keeper.stop()
+    if isinstance(step, Done):
+        await store.complete_idempotency(envelope.key, token, step.result)
+    else:
+        await store.release_idempotency(envelope.key, token)
+    return step
+
+
 def _prepare(spec: OperationSpec) -> Attempt | Defer:
     """The attempt's layers, or a deferral while the breaker is open."""
     breaker = get_circuit_breaker(spec.circuit_breaker) if spec.circuit_breaker else None
@@ -187,12 +216,12 @@ def _failure(spec: OperationSpec, envelope: Envelope, error: Exception, clock: C
 
 
 def _as_coroutine(spec: OperationSpec) -> Any:
-    """The operation as an async callable (a sync one runs inline on the process loop)."""
+    """The operation as an async callable (a sync one runs in a thread, off the loop)."""
     if spec.is_async:
         return spec.fn
     fn = spec.fn
 
     async def call(*args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     return call

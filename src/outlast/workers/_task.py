@@ -31,9 +31,6 @@ __all__ = ["ResilientTask", "register_task"]
 
 log = logging.getLogger("outlast.workers")
 
-# Without a task time limit, a claim still lapses after this many seconds.
-_DEFAULT_CLAIM_LEASE = 900.0
-
 
 class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     """The base of every operation task: late acks, redelivery on worker loss, no cap on
@@ -49,7 +46,7 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         spec = spec_for(self.name)
         envelope, kwargs = Envelope.split(kwargs, fallback_key=str(self.request.id))
         if spec.idempotent or spec.is_async:
-            lease = (get_settings().task_time_limit or _DEFAULT_CLAIM_LEASE) * 1.1
+            lease = get_settings().idempotency_claim_lease
             step = run_on_process_loop(
                 execute(
                     spec, args, kwargs, envelope,
