@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from outlast.config import Jitter, RetryConfig
-from outlast.errors import OperationTimeoutError
+from outlast.errors import ConfigurationError, OperationTimeoutError
 from outlast.resilience import get_circuit_breaker
 from outlast.store import RedisStore
 from outlast.testing import FakeClock
 from outlast.workers._envelope import Envelope
 from outlast.workers._execute import PoisonMessageError, execute, execute_sync
-from outlast.workers._operations import OperationSpec
+from outlast.workers._operations import OperationSpec, operation
 from outlast.workers._steps import Dead, Defer, Done, Retry, Step
 
 RETRY = RetryConfig(
@@ -147,3 +147,23 @@ def test_a_sync_operation_times_out_off_the_loop() -> None:
         release.set()
     assert isinstance(step, Dead | Retry)
     assert isinstance(step.error, OperationTimeoutError)
+
+
+async def test_errors_the_operation_ignores_leave_its_breaker_closed(store: RedisStore) -> None:
+    """Errors in breaker_ignores count as neither outcome on both drivers: three rounds of
+    them leave a two-failure breaker closed; two other failures then open it."""
+    breaker = get_circuit_breaker("unit-ignores", failure_threshold=2, clock=FakeClock())
+    op = spec(declined, circuit_breaker="unit-ignores", breaker_ignores=(ValueError,))
+    for _ in range(3):
+        await both(op, (1, 2), {}, Envelope(key="k"), store)
+    assert (breaker.state, breaker.stats()["failure_count"]) == ("closed", 0)
+    await both(
+        spec(reset_connection, circuit_breaker="unit-ignores"), (1, 2), {}, Envelope(key="k"), store
+    )
+    assert breaker.state == "open"
+
+
+def test_breaker_ignores_takes_exception_classes() -> None:
+    """@operation refuses a breaker_ignores entry that is not an exception class, by name."""
+    with pytest.raises(ConfigurationError, match="unit.bad.*breaker_ignores.*'declined'"):
+        operation("unit.bad", breaker_ignores=("declined",))(add)  # type: ignore[arg-type]

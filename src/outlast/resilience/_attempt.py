@@ -23,7 +23,7 @@ __all__ = ["Attempt"]
 class Attempt:
     """The per-attempt layers of one decorated function."""
 
-    __slots__ = ("breaker", "bulkhead", "operation", "timeout")
+    __slots__ = ("breaker", "breaker_ignores", "bulkhead", "operation", "timeout")
 
     def __init__(
         self,
@@ -32,9 +32,13 @@ class Attempt:
         breaker: CircuitBreaker | None,
         bulkhead: Bulkhead | None,
         timeout: float | None,
+        breaker_ignores: tuple[type[BaseException], ...] = (),
     ) -> None:
+        """``breaker_ignores``: errors of this call that say nothing about the service
+        (a declined payment, bad input), so the breaker counts them as neither outcome."""
         self.operation = operation
         self.breaker = breaker
+        self.breaker_ignores = breaker_ignores
         self.bulkhead = bulkhead
         self.timeout = timeout
 
@@ -63,6 +67,8 @@ class Attempt:
             return
         if error is None:
             self.breaker.on_success(started)
+        elif isinstance(error, self.breaker_ignores):
+            self.breaker.on_neutral(started)
         else:
             self.breaker.on_failure(error, started)
 

@@ -214,6 +214,11 @@ class CircuitBreaker:
         if transition is not None:
             self._notify(transition)
 
+    def on_neutral(self, started: float) -> None:
+        """Record that the call admitted at ``started`` ended in a way that says nothing
+        about the service: neither outcome counts; only its half-open probe slot frees."""
+        self._backend.release(started, self._monotonic())
+
     def on_failure(self, error: BaseException, started: float) -> None:
         """Record that the call admitted at ``started`` raised ``error``.
 
@@ -221,11 +226,10 @@ class CircuitBreaker:
         cancellation or interpreter exit count as neither outcome; they only free the
         call's half-open probe slot.
         """
-        now = self._monotonic()
         if isinstance(error, self._neutral) or not isinstance(error, self._recorded):
-            self._backend.release(started, now)
+            self.on_neutral(started)
             return
-        transition = self._backend.record_failure(started, now)
+        transition = self._backend.record_failure(started, self._monotonic())
         if transition is not None:
             self._notify(transition)
 

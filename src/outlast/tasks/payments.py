@@ -21,9 +21,8 @@ from typing import Any, Final
 
 from celery import signals
 
-from outlast.config import RetryConfig, get_circuit_breaker_config, get_retry_config
+from outlast.config import RetryConfig, get_retry_config
 from outlast.errors import ValidationError
-from outlast.resilience import get_circuit_breaker
 from outlast.tasks._gateway_client import (
     PaymentGatewayError,
     PaymentGatewayUnavailableError,
@@ -74,6 +73,8 @@ def charge_retry_config() -> RetryConfig:
     queue="payments",
     retry=charge_retry_config(),
     circuit_breaker=GATEWAY_BREAKER,
+    # A declined charge or bad input says nothing about the gateway's health.
+    breaker_ignores=(PaymentRejectedError, ValidationError),
     idempotent=True,
 )
 async def charge(
@@ -95,18 +96,8 @@ async def charge(
 
 @signals.worker_process_init.connect
 def _prepare_worker_process(**_: Any) -> None:
-    """Make this worker process's gateway breaker and client before any charge runs.
-
-    A refused charge or bad input says nothing about the gateway's health, so they do not
-    count against the ``payments_gateway`` breaker (whose profile otherwise comes from
-    settings, as for any name). The client is made now because making one (its TLS
-    context) takes a noticeable fraction of a second that no charge should wait for.
-    """
-    base = get_circuit_breaker_config(GATEWAY_BREAKER)
-    neutral = (*base.ignored_exceptions, PaymentRejectedError, ValidationError)
-    get_circuit_breaker(
-        GATEWAY_BREAKER, config=dataclasses.replace(base, ignored_exceptions=neutral)
-    )
+    """Make this worker process's gateway client before any charge runs: making one (its
+    TLS context) takes a noticeable fraction of a second that no charge should wait for."""
     run_on_process_loop(_open_client())
 
 

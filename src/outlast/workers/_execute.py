@@ -189,7 +189,13 @@ def _prepare(spec: OperationSpec) -> Attempt | Defer:
     if breaker is not None and breaker.state == "open" and breaker.retry_after > 0:
         return Defer(breaker.retry_after, "breaker_open")
     bulkhead = get_bulkhead(spec.bulkhead) if spec.bulkhead else None
-    return Attempt(operation=spec.name, breaker=breaker, bulkhead=bulkhead, timeout=spec.timeout)
+    return Attempt(
+        operation=spec.name,
+        breaker=breaker,
+        bulkhead=bulkhead,
+        timeout=spec.timeout,
+        breaker_ignores=spec.breaker_ignores,
+    )
 
 
 def _classify(spec: OperationSpec, envelope: Envelope, error: Exception, clock: Clock) -> Step:

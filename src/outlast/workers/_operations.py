@@ -24,13 +24,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperationSpec:
-    """How one registered operation runs: its queue, retries, breaker, bulkhead, timeout."""
+    """How one registered operation runs: its queue, retries, breaker, bulkhead, timeout.
+
+    ``breaker_ignores`` are errors that say nothing about the breaker's service (a declined
+    payment, bad input): they count as neither success nor failure for it.
+    """
 
     name: str
     fn: Callable[..., Any]
     queue: str
     retry: RetryConfig
     circuit_breaker: str | None = None
+    breaker_ignores: tuple[type[BaseException], ...] = ()
     bulkhead: str | None = None
     idempotent: bool = False
     timeout: float | None = None
@@ -55,6 +60,7 @@ def operation(
     queue: str = "operations",
     retry: RetryConfig | str | None = None,
     circuit_breaker: str | None = None,
+    breaker_ignores: tuple[type[BaseException], ...] = (),
     bulkhead: str | None = None,
     idempotent: bool = False,
     timeout: float | None = None,
@@ -72,6 +78,7 @@ def operation(
             queue=queue,
             retry=_retry(retry, name),
             circuit_breaker=circuit_breaker,
+            breaker_ignores=_error_types(breaker_ignores, name),
             bulkhead=bulkhead,
             idempotent=idempotent,
             timeout=timeout,
@@ -80,6 +87,18 @@ def operation(
         return fn
 
     return register
+
+
+def _error_types(
+    value: tuple[type[BaseException], ...], name: str
+) -> tuple[type[BaseException], ...]:
+    errors = tuple(value)
+    for error in errors:
+        if not (isinstance(error, type) and issubclass(error, BaseException)):
+            raise ConfigurationError(
+                f"operation {name!r}: breaker_ignores takes exception classes, not {error!r}"
+            )
+    return errors
 
 
 def _retry(value: RetryConfig | str | None, name: str) -> RetryConfig:
