@@ -165,5 +165,5 @@ async def test_errors_the_operation_ignores_leave_its_breaker_closed(store: Redi
 
 def test_breaker_ignores_takes_exception_classes() -> None:
     """@operation refuses a breaker_ignores entry that is not an exception class, by name."""
-    with pytest.raises(ConfigurationError, match="unit.bad.*breaker_ignores.*'declined'"):
+    with pytest.raises(ConfigurationError, match=r"unit\.bad.*breaker_ignores.*'declined'"):
         operation("unit.bad", breaker_ignores=("declined",))(add)  # type: ignore[arg-type]
