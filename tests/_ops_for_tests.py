@@ -4,7 +4,6 @@ it is given, so the test process can see every attempt a worker made."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 
@@ -116,21 +115,19 @@ async def async_guarded(prefix: str) -> str:
 
 
 # Held by the publish-failure test: the first attempt waits until the test, having made the
-# broker refuse writes meanwhile, sets ``{prefix}:release``; then it fails, retryably.
-HOLD_LIMIT = 30.0  # an attempt never waits longer than this for its release
+# broker refuse publishes meanwhile, pushes to ``{prefix}:release``; then it fails, retryably.
+HOLD_LIMIT = 30  # seconds an attempt waits for its release at most
 
 
 @operation("tests.held_then_flaky", retry=QUICK, idempotent=True)
-async def held_then_flaky(prefix: str) -> str:
+def held_then_flaky(prefix: str) -> str:
     """Attempt 1 waits for ``{prefix}:release`` and fails with ConnectionError; later ones
     succeed."""
     if _record(prefix) > 1:
         return "done"
     client = _redis()
     try:
-        deadline = time.monotonic() + HOLD_LIMIT
-        while not client.exists(f"{prefix}:release") and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        client.blpop([f"{prefix}:release"], timeout=HOLD_LIMIT)
     finally:
         client.close()
     raise ConnectionError("gateway reset the connection")

@@ -10,6 +10,7 @@ that cannot be published becomes a dead letter too; nothing is dropped silently.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from celery import Task
@@ -125,7 +126,9 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
             )
         except Reject as rejected:
             cause = rejected.reason if isinstance(rejected.reason, BaseException) else rejected
-            self._dead(spec, args, kwargs, envelope, "publish_failed", cause)
+            # ``envelope`` is the attempt that could not be sent; only the ones before it ran.
+            made = replace(envelope, attempt=envelope.attempt - 1)
+            self._dead(spec, args, kwargs, made, "publish_failed", cause)
         raise AssertionError("Task.retry always raises")  # pragma: no cover
 
     def _dead(
