@@ -11,7 +11,8 @@ boundary (no httpx exception leaves it):
 ``retry_after`` carries the answer's Retry-After header, read where Outlast's retry policy
 reads it, so a retry waits as long as the gateway asked (capped by the profile's max_delay).
 
-Each process (and each event loop in it) gets one ``httpx.AsyncClient``, so connections are
+Each event loop (one per worker process, or per pool thread) gets one
+``httpx.AsyncClient``, so connections are
 pooled across tasks; a worker's client lives as long as its process. This module never
 retries and never sleeps: deciding what happens next is the worker's job.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from typing import Any, Final
 
 import httpx
@@ -121,19 +123,20 @@ def charges_url() -> str:
     return base.rstrip("/") + "/charges"
 
 
-_client: httpx.AsyncClient | None = None
-_client_loop: asyncio.AbstractEventLoop | None = None
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def gateway_client() -> httpx.AsyncClient:
     """The client of the running event loop (made on first use, timeout ``payment_timeout``).
 
-    A client's connections belong to the loop that opened them, so a new loop (a forked
-    worker child, a test's loop) gets a new client.
+    A client's connections belong to the loop that opened them, so each loop (a worker
+    process's, a pool thread's, a test's) has its own; a forked child makes new loops.
     """
-    global _client, _client_loop
     loop = asyncio.get_running_loop()
-    if _client is None or _client_loop is not loop:
+    client = _clients.get(loop)
+    if client is None:
         timeout = httpx.Timeout(get_settings().payment_timeout)
-        _client, _client_loop = httpx.AsyncClient(timeout=timeout), loop
-    return _client
+        client = _clients[loop] = httpx.AsyncClient(timeout=timeout)
+    return client

@@ -2,7 +2,7 @@
 
 ``app`` is configured from ``outlast.config.Settings`` at import; the route table in
 ``_queues`` decides every task's queue; async task bodies run on one event loop per worker
-process.
+process (per pool thread under ``-P threads``).
 """
 
 from __future__ import annotations

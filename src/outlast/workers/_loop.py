@@ -1,15 +1,18 @@
-"""One event loop per worker process for async task bodies.
+"""One event loop per worker process (per pool thread under ``-P threads``) for async bodies.
 
 Creating a loop per task (``asyncio.run``) throws away connection pools (redis.asyncio,
 httpx, the Mongo client) on every task. Instead each worker process gets one loop when it
-starts (``worker_process_init``) and async bodies run on it. A forked child never reuses
-its parent's loop.
+starts (``worker_process_init``) and async bodies run on it. A loop runs one task at a time,
+so under the threads pool each pool thread has a loop of its own (a prefork child runs
+its tasks on its main thread: one loop per process). A forked child never reuses its
+parent's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -17,28 +20,32 @@ __all__ = ["close_process_loop", "process_loop", "run_on_process_loop"]
 
 T = TypeVar("T")
 
-_loop: asyncio.AbstractEventLoop | None = None
-_owner_pid = 0
+
+class _ThreadLoop(threading.local):
+    loop: asyncio.AbstractEventLoop | None = None
+    owner_pid = 0
+
+
+_current = _ThreadLoop()
 
 
 def process_loop() -> asyncio.AbstractEventLoop:
-    """This process's loop, created on first use (and again in a forked child)."""
-    global _loop, _owner_pid
-    if _loop is None or _loop.is_closed() or _owner_pid != os.getpid():
-        _loop = asyncio.new_event_loop()
-        _owner_pid = os.getpid()
-    return _loop
+    """This worker's loop (this thread's), created on first use (and anew in a forked child)."""
+    loop = _current.loop
+    if loop is None or loop.is_closed() or _current.owner_pid != os.getpid():
+        loop = _current.loop = asyncio.new_event_loop()
+        _current.owner_pid = os.getpid()
+    return loop
 
 
 def run_on_process_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to completion on this process's loop."""
+    """Run ``coroutine`` to completion on this worker's loop."""
     return process_loop().run_until_complete(coroutine)
 
 
 def close_process_loop() -> None:
-    """Close this process's loop (at worker process shutdown)."""
-    global _loop
-    loop, _loop = _loop, None
-    if loop is not None and not loop.is_closed() and _owner_pid == os.getpid():
+    """Close this thread's loop (at worker process shutdown)."""
+    loop, _current.loop = _current.loop, None
+    if loop is not None and not loop.is_closed() and _current.owner_pid == os.getpid():
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

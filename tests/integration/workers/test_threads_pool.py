@@ -1,0 +1,62 @@
+"""``outlast worker -P threads``: each pool thread runs async bodies on a loop of its own.
+
+A loop runs one task at a time, so a process-wide loop would refuse the second of two
+tasks that run at once in two pool threads. Redis broker only: the pool, not the broker,
+is what this checks (the broker suites run the prefork pool on both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from _workers import celery_worker_command, start_worker
+from outlast.config import Settings
+from outlast.workers import create_app
+
+TESTS_DIR = Path(__file__).resolve().parents[2]
+
+
+def enqueue_from_app(env: dict[str, str], items: list[list[Any]]) -> list[str]:
+    """Enqueue ``items`` from a separate process; the task ids."""
+    done = subprocess.run(
+        [sys.executable, str(TESTS_DIR / "_enqueue_cli.py"), json.dumps(items)],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line)["task_id"] for line in done.stdout.splitlines()]
+
+
+def test_concurrent_async_and_claiming_tasks_run_on_a_threads_pool(
+    redis_url: str, namespace: str
+) -> None:
+    """Twelve async and twelve idempotent (claiming) operations on three pool threads all
+    succeed, with no thread refused by a loop another thread is running."""
+    env = {
+        "OUTLAST_BROKER_URL": redis_url,
+        "OUTLAST_REDIS_URL": redis_url,
+        "OUTLAST_TEST_REDIS_URL": redis_url,
+        "OUTLAST_NAMESPACE": namespace,
+        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = celery_worker_command(["operations"], concurrency=3, pool="threads")
+    results: Celery = create_app(Settings(broker_url=redis_url, namespace=namespace))
+    try:
+        with start_worker(env, command) as worker:
+            items = [["tests.async_flaky", [f"{namespace}:a{i}", 0], {}, None] for i in range(12)]
+            items += [["tests.flaky", [f"{namespace}:s{i}", 0], {}, None] for i in range(12)]
+            outcomes = [
+                results.AsyncResult(t).get(timeout=60) for t in enqueue_from_app(env, items)
+            ]
+            log = worker.log()
+    finally:
+        results.close()
+    assert outcomes == ["async charged"] * 12 + ["charged"] * 12
+    assert "already running" not in log
