@@ -50,7 +50,9 @@ def test_concurrent_async_and_claiming_tasks_run_on_a_threads_pool(
     results: Celery = create_app(Settings(broker_url=redis_url, namespace=namespace))
     try:
         with start_worker(env, command) as worker:
-            items = [["tests.async_flaky", [f"{namespace}:a{i}", 0], {}, None] for i in range(12)]
+            items: list[list[Any]] = [
+                ["tests.async_flaky", [f"{namespace}:a{i}", 0], {}, None] for i in range(12)
+            ]
             items += [["tests.flaky", [f"{namespace}:s{i}", 0], {}, None] for i in range(12)]
             outcomes = [
                 results.AsyncResult(t).get(timeout=60) for t in enqueue_from_app(env, items)
