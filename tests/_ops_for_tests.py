@@ -131,3 +131,10 @@ def held_then_flaky(prefix: str) -> str:
     finally:
         client.close()
     raise ConnectionError("gateway reset the connection")
+
+
+@operation("tests.unstorable", retry=ONE_ATTEMPT, idempotent=True)
+def unstorable(prefix: str) -> object:
+    """Succeed with a result the store cannot keep (not JSON): the core itself fails."""
+    _record(prefix)
+    return {"when": object()}

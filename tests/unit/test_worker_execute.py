@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from _servers import free_port
 from outlast.config import Jitter, RetryConfig
 from outlast.errors import ConfigurationError, OperationTimeoutError
 from outlast.resilience import get_circuit_breaker
 from outlast.store import RedisStore
 from outlast.testing import FakeClock
 from outlast.workers._envelope import Envelope
-from outlast.workers._execute import PoisonMessageError, execute, execute_sync
+from outlast.workers._execute import STORE_DEFER, PoisonMessageError, execute, execute_sync
 from outlast.workers._operations import OperationSpec, operation
 from outlast.workers._steps import Dead, Defer, Done, Retry, Step
 
@@ -167,3 +168,22 @@ def test_breaker_ignores_takes_exception_classes() -> None:
     """@operation refuses a breaker_ignores entry that is not an exception class, by name."""
     with pytest.raises(ConfigurationError, match=r"unit\.bad.*breaker_ignores.*'declined'"):
         operation("unit.bad", breaker_ignores=("declined",))(add)  # type: ignore[arg-type]
+
+
+async def test_idempotent_work_defers_while_the_store_does_not_answer() -> None:
+    """With no store answering (a closed port), idempotent work is deferred uncalled,
+    spending no attempt, instead of running without its claim."""
+    calls: list[int] = []
+
+    def charge(a: int, b: int) -> int:
+        calls.append(a)
+        return a + b
+
+    down = RedisStore(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
+    step = await execute(
+        spec(charge, idempotent=True), (1, 2), {}, Envelope(key="k", attempt=2),
+        store=down, clock=FakeClock(), claim_lease=9,
+    )  # fmt: skip
+    await down.close()
+    assert shape(step) == ("defer", STORE_DEFER, "store_unavailable")
+    assert calls == []

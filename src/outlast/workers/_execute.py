@@ -6,21 +6,24 @@ worker holds defers) -> defer while the breaker is open -> run the attempt throu
 bulkhead, the breaker and the timeout -> classify a failure with the retry policy.
 Deferrals spend no attempt. A claim is a short lease renewed while the attempt runs
 (``ClaimKeeper``), released on every failure, so the retry can claim it again, and
-completed with the result on success.
+completed with the result on success. A store that does not answer defers the work
+before the attempt (running without the claim could run it twice); after the attempt it
+is logged, and the claim lapses with its lease.
 
-``execute`` runs on the worker process's event loop; a sync operation it runs (one with an
+``execute`` runs on the worker's event loop; a sync operation it runs (one with an
 idempotency claim) runs in a thread, so the loop stays free to renew the claim.
-``execute_sync`` makes the same
-decisions for a sync operation that keeps no idempotency claim: such an attempt awaits
-nothing, so the loop would only add a task and a loop turn to every message (about 30 us,
-measured with ``bench/throughput.py``'s profile); it runs on the calling thread instead,
-and a ``timeout`` runs the call in a timeout thread, as ``handle_errors`` does for sync
-functions (on the loop a sync call could not be interrupted at all).
+``execute_sync`` makes the same decisions for a sync operation that keeps no idempotency
+claim: such an attempt awaits nothing, so the loop would only add a task and a loop turn
+to every message (about 30 us, measured with ``bench/throughput.py``'s profile); it runs
+on the calling thread instead, and a ``timeout`` runs the call in a timeout thread, as
+``handle_errors`` does for sync functions (on the loop a sync call could not be
+interrupted at all).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from outlast._clock import Clock
@@ -31,7 +34,7 @@ from outlast.resilience._breaker_registry import get_circuit_breaker
 from outlast.resilience._bulkhead_registry import get_bulkhead
 from outlast.resilience._retry_after import retry_after_of
 from outlast.resilience._retry_policy import policy_for
-from outlast.store import ClaimStatus, IdempotencyClaim, Store
+from outlast.store import ClaimStatus, IdempotencyClaim, Store, StoreUnavailableError
 from outlast.workers._claim_keeper import ClaimKeeper
 from outlast.workers._envelope import Envelope
 from outlast.workers._operations import OperationSpec
@@ -40,6 +43,7 @@ from outlast.workers._steps import Dead, Defer, Done, Retry, Step
 __all__ = [
     "BULKHEAD_DEFER",
     "IN_PROGRESS_RECHECK",
+    "STORE_DEFER",
     "PoisonMessageError",
     "execute",
     "execute_sync",
@@ -49,6 +53,10 @@ __all__ = [
 BULKHEAD_DEFER = 1.0
 # How often work whose key another worker holds checks whether that worker finished.
 IN_PROGRESS_RECHECK = 1.0
+# How soon work comes back when the store could not be asked for its idempotency claim.
+STORE_DEFER = 5.0
+
+log = logging.getLogger("outlast.workers")
 
 
 class PoisonMessageError(TypeError):
@@ -130,7 +138,12 @@ async def _claim(
 ) -> IdempotencyClaim | Done | Defer | None:
     if not spec.idempotent:
         return None
-    claim = await store.claim_idempotency(envelope.key, lease=lease)
+    try:
+        claim = await store.claim_idempotency(envelope.key, lease=lease)
+    except StoreUnavailableError as error:
+        # Running without the claim could run it twice; come back when the store answers.
+        log.warning("%s: store unavailable for the claim, deferring: %s", spec.name, error)
+        return Defer(STORE_DEFER, "store_unavailable")
     if claim.status is ClaimStatus.COMPLETED:
         return Done(claim.result, replayed=True)
     if claim.status is ClaimStatus.IN_PROGRESS:
@@ -176,10 +189,16 @@ async def _attempt_holding(
         step = await _attempt(spec, args, kwargs, envelope, clock)
     finally:
         await keeper.stop()
-    if isinstance(step, Done):
-        await store.complete_idempotency(envelope.key, token, step.result)
-    else:
-        await store.release_idempotency(envelope.key, token)
+    try:
+        if isinstance(step, Done):
+            await store.complete_idempotency(envelope.key, token, step.result)
+        else:
+            await store.release_idempotency(envelope.key, token)
+    except StoreUnavailableError as error:
+        # The attempt is over either way; its claim lapses with its lease.
+        log.warning(
+            "%s: claim on %r not settled, store unavailable: %s", spec.name, envelope.key, error
+        )
     return step
 
 

@@ -4,7 +4,8 @@ Done returns the result. Defer and Retry come back later: within
 ``retry_park_threshold`` seconds through ``Task.retry(countdown=...)``, beyond it parked
 in the store's retry schedule (a beat job releases it on time), because long delays must
 not ride on broker ETAs. Dead writes a dead letter and fails the task. A retry message
-that cannot be published becomes a dead letter too; nothing is dropped silently.
+that cannot be published becomes a dead letter too, and so does work the core itself
+failed on (``internal_error``, e.g. a result that is not JSON); nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -46,17 +47,25 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         """Run one attempt of this task's operation and act on the outcome."""
         spec = spec_for(self.name)
         envelope, kwargs = Envelope.split(kwargs, fallback_key=str(self.request.id))
+        try:
+            step = self._step(spec, args, kwargs, envelope)
+        except Exception as error:  # the core's own failure (the operation's are Steps)
+            self._dead(spec, args, kwargs, envelope, "internal_error", error)
+        return self._act(step, spec, args, kwargs, envelope)
+
+    def _step(
+        self, spec: OperationSpec, args: tuple[Any, ...], kwargs: dict[str, Any], envelope: Envelope
+    ) -> Step:
         if spec.idempotent or spec.is_async:
             lease = get_settings().idempotency_claim_lease
-            step = run_on_process_loop(
+            return run_on_process_loop(
                 execute(
                     spec, args, kwargs, envelope,
                     store=worker_store(), clock=SYSTEM_CLOCK, claim_lease=lease,
                 )
             )  # fmt: skip
-        else:  # nothing to await: no loop turn per message (see _execute)
-            step = execute_sync(spec, args, kwargs, envelope, clock=SYSTEM_CLOCK)
-        return self._act(step, spec, args, kwargs, envelope)
+        # Nothing to await: no loop turn per message (see _execute).
+        return execute_sync(spec, args, kwargs, envelope, clock=SYSTEM_CLOCK)
 
     def _act(
         self,

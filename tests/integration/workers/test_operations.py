@@ -182,6 +182,24 @@ async def test_exhausted_retries_land_in_dead_letters(
     assert (letter.reason, letter.attempts) == ("exhausted", 4)
 
 
+async def test_a_failure_of_the_core_itself_is_dead_lettered(
+    env: dict[str, str], worker: WorkerProcess, results: Celery, store: RedisStore, namespace: str
+) -> None:
+    """A result the store cannot keep fails the core, not the operation: the work lands in
+    dead letters as internal_error with its arguments, not lost in a failed task."""
+    prefix = f"{namespace}:unstorable"
+    [sent] = enqueue(env, ("tests.unstorable", [prefix], {}, "k-unstorable"))
+    with pytest.raises(Exception, match="result"):
+        results.AsyncResult(sent["task_id"]).get(timeout=30)
+    [letter] = await store.list_dead_letters(task_name="tests.unstorable")
+    assert (letter.reason, letter.args, letter.idempotency_key) == (
+        "internal_error",
+        [prefix],
+        "k-unstorable",
+    )
+    assert len(attempts(redis_url=env["OUTLAST_REDIS_URL"], prefix=prefix)) == 1
+
+
 async def test_poison_arguments_are_dead_lettered_and_the_worker_goes_on(
     env: dict[str, str], worker: WorkerProcess, results: Celery, store: RedisStore
 ) -> None:
