@@ -4,8 +4,9 @@
 127.0.0.1, on a free port or the one given, and returns once it answers; ``.stop()`` ends it
 (also as a context manager). Its :class:`ScriptedHandler` records every message offered
 (each DATA, by Message-ID) and every message accepted, and can be told to answer 421 to the
-first ``defer_first`` offers of each Message-ID, 550 to every message (``reject_all``), or
-550 at RCPT to the addresses in ``reject_recipients``. ``logins`` turns on AUTH (required),
+first ``defer_first`` offers of each Message-ID, 550 to every message (``reject_all``),
+550 at RCPT to the addresses in ``reject_recipients``, or 450 at RCPT to the first
+``defer_recipients[address]`` RCPTs of an address. ``logins`` turns on AUTH (required),
 ``tls_context`` offers STARTTLS, ``require_starttls`` insists on it, and ``implicit_tls``
 speaks TLS from the first byte instead.
 
@@ -70,10 +71,12 @@ class ScriptedHandler:
         defer_first: int = 0,
         reject_all: bool = False,
         reject_recipients: Collection[str] = (),
+        defer_recipients: Mapping[str, int] | None = None,
     ) -> None:
         self.defer_first = defer_first
         self.reject_all = reject_all
         self.reject_recipients = frozenset(reject_recipients)
+        self._deferrals_left = collections.Counter(defer_recipients or {})
         self._lock = threading.Lock()
         self._offers: collections.Counter[str] = collections.Counter()
         self._received: list[ReceivedEmail] = []
@@ -88,6 +91,11 @@ class ScriptedHandler:
     ) -> str:
         if address in self.reject_recipients:
             return "550 5.1.1 no such mailbox here"
+        with self._lock:
+            deferred = self._deferrals_left[address] > 0
+            self._deferrals_left[address] -= deferred
+        if deferred:
+            return "450 4.2.1 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

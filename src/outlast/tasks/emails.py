@@ -7,9 +7,10 @@ email, derives its Message-ID from the idempotency key (given, or made here) and
 (settings may change its numbers: ``OUTLAST_RETRIES__EMAIL_SENDING__INITIAL_DELAY``) and
 bulkhead. Only deferrals (4xx replies, connection failures, timeouts) are retried; a 5xx
 reply is a dead letter at once. The same key enqueued twice sends once, and a redelivered
-send carries the same Message-ID, so receivers can drop the copy. A recipient refused while
-others accepted the message is reported in the task's result (``refused``), not retried:
-a retry would send the accepted recipients a second copy.
+send carries the same Message-ID, so receivers can drop the copy. Recipients refused while
+others accepted the message are not sent the whole message again (the accepted ones would
+get a second copy): those refused for now get a follow-up send of their own, those refused
+for good a dead letter that replays to them alone (``_email_refused``).
 
 The task takes the Message-ID as its ``message_id`` argument (the envelope's key is not
 visible to an operation), so queue email with ``email_queue.add``, also in fallbacks; a
@@ -30,6 +31,7 @@ from outlast._clock import SYSTEM_CLOCK
 from outlast.config import RetryConfig, get_retry_config, get_settings
 from outlast.tasks._email_input import MAX_RECIPIENTS, validate_email
 from outlast.tasks._email_message import address_of, build_message, message_id_for
+from outlast.tasks._email_refused import settle_refused
 from outlast.tasks._queued import Queued
 from outlast.tasks._smtp import (
     EmailDeferredError,
@@ -84,7 +86,8 @@ async def send(
     *,
     message_id: str,
 ) -> dict[str, Any]:
-    """Send one email through the configured relay; returns who accepted and who refused it.
+    """Send one email through the configured relay; returns who accepted and who refused
+    it (and, when some were refused, who is ``retrying`` and who was ``dead_lettered``).
 
     The arguments are checked again here: a message enqueued by other means than
     ``email_queue.add`` (or replayed) must not reach the relay unchecked.
@@ -109,7 +112,11 @@ async def send(
         relay=SmtpRelay.from_settings(settings),
     )
     accepted = [address for address in email["to"] if address not in refused]
-    return {"message_id": email["message_id"], "accepted": accepted, "refused": refused}
+    outcome = {"message_id": email["message_id"], "accepted": accepted, "refused": refused}
+    if refused:
+        delay = send_retry_config().initial_delay
+        outcome.update(await settle_refused(SEND_TASK, email, refused, delay=delay))
+    return outcome
 
 
 class EmailQueue:
