@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("-P", "--pool", default="prefork", help="prefork, threads or solo")
     worker.add_argument("-l", "--loglevel", default="INFO")
     worker.add_argument("-n", "--name", help="node name, e.g. payments@%%h")
+    beat = commands.add_parser(
+        "beat", help="run Celery beat for outlast.workers (only one beat sends at a time)"
+    )
+    beat.add_argument("-l", "--loglevel", default="INFO")
     return parser
 
 
@@ -87,6 +91,13 @@ def _run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_beat(args: argparse.Namespace) -> int:
+    from outlast.workers import app
+
+    app.start(argv=["beat", "-l", args.loglevel])
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``outlast`` console script."""
     args = _parser().parse_args(argv)
@@ -98,5 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "worker":
         return _run_worker(args)
+    if args.command == "beat":
+        return _run_beat(args)
     _parser().print_help(sys.stderr)
     return 2

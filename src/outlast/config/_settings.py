@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     An idempotent operation's claim is a lease of ``idempotency_claim_lease`` seconds,
     renewed while its attempt runs: a dead worker's work is taken over after about that.
     ``task_modules`` (a JSON list) names the application's modules of ``@operation``s, which
-    every worker imports.
+    every worker imports. Of several beat processes only the one holding a leader lease of
+    ``beat_lease_ttl`` seconds in Redis sends the schedule; another takes over within about
+    that time after it dies.
 
     Built-in work: payments POST to ``payment_gateway_url``; emails go through the SMTP
     relay at ``smtp_host``:``smtp_port`` (``smtp_starttls`` or ``smtp_tls``, and a login
@@ -117,6 +119,7 @@ class Settings(BaseSettings):
     idempotency_claim_lease: float = Field(default=30.0, gt=0)
     task_modules: list[str] = []
     retry_release_interval: float = Field(default=5.0, gt=0)
+    beat_lease_ttl: float = Field(default=10.0, ge=1.0)
     payment_gateway_url: str | None = None
     payment_timeout: float = Field(default=30.0, gt=0)
     smtp_host: str = "127.0.0.1"

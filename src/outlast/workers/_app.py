@@ -63,6 +63,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": settings.retry_release_interval,
             }
         },
+        "beat_scheduler": "outlast.workers._beat:LeaderScheduler",
+        "outlast_beat_lease": {
+            "redis_url": settings.redis_url or _result_url(broker, settings),
+            "namespace": settings.namespace,
+            "ttl": settings.beat_lease_ttl,
+        },
     }
 
 
