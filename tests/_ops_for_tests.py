@@ -4,6 +4,7 @@ it is given, so the test process can see every attempt a worker made."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -138,3 +139,29 @@ def unstorable(prefix: str) -> object:
     """Succeed with a result the store cannot keep (not JSON): the core itself fails."""
     _record(prefix)
     return {"when": object()}
+
+
+# Counts the calls of tests.gated running at once (and the most ever) under a prefix.
+_ENTER = """
+local now = redis.call('INCR', KEYS[1])
+if now > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], now) end
+redis.call('EXPIRE', KEYS[1], 600)
+redis.call('EXPIRE', KEYS[2], 600)
+return now
+"""
+
+
+@operation("tests.gated", retry=QUICK, bulkhead="tests_gate")
+async def gated(prefix: str, index: int, hold: float) -> str:
+    """Hold a permit of the ``tests_gate`` bulkhead for ``hold`` seconds, counting how many
+    calls hold one at once (``{prefix}:running``, most ever ``{prefix}:peak``); attempts
+    are recorded under ``{prefix}:{index}``."""
+    _record(f"{prefix}:{index}")
+    client = _redis()
+    try:
+        client.eval(_ENTER, 2, f"{prefix}:running", f"{prefix}:peak")
+        await asyncio.sleep(hold)
+        client.decr(f"{prefix}:running")
+    finally:
+        client.close()
+    return "gated"
