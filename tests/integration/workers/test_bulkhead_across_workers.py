@@ -38,7 +38,7 @@ def test_a_full_bulkhead_defers_work_across_workers_without_spending_attempts(
         "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
     }
     prefix = f"{namespace}:gate"
-    items = [["tests.gated", [prefix, i, 0.4], {}, None] for i in range(TASKS)]
+    items: list[list[object]] = [["tests.gated", [prefix, i, 0.4], {}, None] for i in range(TASKS)]
     # Two commands: each worker needs a node name of its own (RabbitMQ insists).
     first_command, second_command = (
         celery_worker_command(["operations"], concurrency=3, name=f"gate{n}") for n in (1, 2)
