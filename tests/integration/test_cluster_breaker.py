@@ -28,9 +28,9 @@ from outlast.config import CircuitBreakerConfig, WindowType, reload_settings
 from outlast.errors import CircuitBreakerOpenError, ConfigurationError
 from outlast.resilience import _events, handle_errors
 from outlast.resilience._breaker import CircuitBreaker
-from outlast.resilience._breaker_batch import Batch
+from outlast.resilience._breaker_batch import Batch, View, supersedes
 from outlast.resilience._breaker_registry import get_circuit_breaker
-from outlast.resilience._breaker_state import LocalBreakerState
+from outlast.resilience._breaker_state import CircuitState, LocalBreakerState
 from outlast.resilience._events import BreakerTransition, ResilienceEvent
 from outlast.resilience._redis_breaker import RedisBreakerState
 from outlast.resilience._redis_link import RedisLink
@@ -539,3 +539,36 @@ def test_however_outcomes_are_batched_redis_decides_as_the_local_rules_do(
         )
         assert got.failure_rate == pytest.approx(expected.failure_rate)
         assert got.slow_call_rate == pytest.approx(expected.slow_call_rate)
+
+
+def _view(view_id: str, ver: int, at: int, state: CircuitState = CircuitState.CLOSED) -> View:
+    return View(view_id, ver, 1, state, 0.0, 0, 0, 0, 0, 0, 0, 0, at=at)
+
+
+def test_a_stale_read_of_the_absent_key_does_not_undo_its_first_published_view() -> None:
+    """A read sent before the key existed, answered after the key's first view was heard,
+    is older and does not replace it; a read of a key that expired later does."""
+    created = _view("1700000000.5", 1, at=2_000, state=CircuitState.OPEN)
+    assert not supersedes(_view("", 0, at=1_000), created)
+    assert supersedes(_view("", 0, at=3_000), created)
+
+
+def test_within_one_incarnation_the_write_version_orders_views() -> None:
+    """Same key incarnation: a lower write version is older, whatever its server time."""
+    current = _view("k", 5, at=2_000)
+    assert not supersedes(_view("k", 4, at=9_000), current)
+    assert supersedes(_view("k", 5, at=1_000), current)
+    assert supersedes(_view("k", 6, at=2_000), current)
+
+
+def test_every_view_carries_the_server_time(link: RedisLink) -> None:
+    """Each view a script returns says when Redis made it (server ms, from TIME)."""
+    client = redis.Redis.from_url(link.url)
+    try:
+        seconds, micros = client.time()
+    finally:
+        client.close()
+    _, state = cluster_breaker(link, "view-time")
+    assert state.flush()
+    made = state._view.at  # what the read brought back
+    assert seconds * 1000 + micros // 1000 <= made <= seconds * 1000 + 5_000

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from outlast.resilience._breaker_state import CircuitState, Transition
 
-__all__ = ["EMPTY_VIEW", "Batch", "View", "parse_view"]
+__all__ = ["EMPTY_VIEW", "Batch", "View", "parse_view", "supersedes"]
 
 _FAILED = 1
 _SLOW = 2
@@ -46,6 +46,8 @@ class View(NamedTuple):
     window_calls: int
     window_failures: int
     window_slow: int
+    at: int = 0
+    """Server time (ms) when Redis made this view."""
 
 
 EMPTY_VIEW = View("", 0, 0, CircuitState.CLOSED, 0.0, 0, 0, 0, 0, 0, 0, 0)
@@ -55,18 +57,25 @@ EMPTY_VIEW = View("", 0, 0, CircuitState.CLOSED, 0.0, 0, 0, 0, 0, 0, 0, 0)
 def parse_view(fields: Sequence[object]) -> tuple[View, Transition | None]:
     """A script's reply (or a published message split on ``|``) as a view, and the
     transition the script made, if any."""
-    text = [f.decode() if isinstance(f, bytes) else str(f) for f in fields[:14]]
+    text = [f.decode() if isinstance(f, bytes) else str(f) for f in fields[:15]]
     state = CircuitState(text[3])
+    cons, succ, fail, rej, calls, failed, slow = (int(value) for value in text[5:12])
     view = View(
-        text[0],
-        int(text[1]),
-        int(text[2]),
-        state,
-        int(text[4]) / 1000.0,
-        *(int(value) for value in text[5:12]),
-    )
+        text[0], int(text[1]), int(text[2]), state, int(text[4]) / 1000.0,
+        cons, succ, fail, rej, calls, failed, slow, int(text[14]),
+    )  # fmt: skip
     old, reason = text[12], text[13]
     return view, Transition(CircuitState(old), state, reason) if old else None
+
+
+def supersedes(view: View, current: View) -> bool:
+    """Whether ``view`` is at least as new as ``current``: within one incarnation of the
+    key the write version says; across incarnations the server time it was made says (a
+    read sent before the key was created may come back after the key's first published
+    view, and must not undo it)."""
+    if view.id == current.id:
+        return view.ver >= current.ver
+    return view.at >= current.at
 
 
 class Batch:

@@ -156,7 +156,7 @@ class RedisBreakerState(SharedBreakerView):
             assert decided is not None  # not in cluster mode any more
             return decided
         view, transition = parse_view(reply)
-        admitted, wait_ms = int(reply[14]), int(reply[15])
+        admitted, wait_ms = int(reply[15]), int(reply[16])
         self._adopt(view, admitted_at=now if admitted else None)
         if admitted:
             return ADMITTED if transition is None else (0.0, transition)

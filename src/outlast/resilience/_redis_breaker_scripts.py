@@ -16,8 +16,9 @@ they were observed in), ``state``, ``open_until``/``hsince`` (server ms), ``cons
 admitted and ``pok`` succeeded, and the window totals ``wc``/``wf``/``ws``/``whead``.
 
 Every script returns the *view* (id, ver, epoch, state, ms left open, cons, succ, fail,
-rej, window calls, window failures, window slow calls, and the old state and reason of a
-transition it made, else two empty strings: see ``_breaker_batch.parse_view``), and
+rej, window calls, window failures, window slow calls, the old state and reason of a
+transition it made, else two empty strings, and the server time in ms: see
+``_breaker_batch.parse_view``), and
 publishes it on the channel, prefixed with ``<len(name)>:<name>`` and joined with ``|``,
 whenever the state, epoch or open deadline changed.
 
@@ -117,7 +118,7 @@ local function view()
   local remaining = 0
   if s.state == 'open' then remaining = math.max(0, s.open_until - NOW) end
   return {s.id, s.ver, s.epoch, s.state, remaining, s.cons, s.succ, s.fail, s.rej,
-    c, f, sl, old_state or '', reason or ''}
+    c, f, sl, old_state or '', reason or '', NOW}
 end
 
 local function save()

@@ -9,8 +9,9 @@ SYNC call, adopts the views they bring back or hear published, and falls back, o
 as Redis stops or starts answering. :class:`~._redis_breaker.RedisBreakerState` decides
 calls from it.
 
-A view replaces the current one only if it is newer (same key incarnation, higher write
-version), or of another incarnation (a restarted Redis, an expired key). A new epoch moves
+A view replaces the current one only if it is newer: of the same key incarnation with a
+write version as high, or of another incarnation (a restarted Redis, an expired key) made
+no earlier in server time. A new epoch moves
 ``since``: outcomes of calls started before it count in the totals only.
 
 This module never decides whether a call may run, and never blocks a caller on Redis
@@ -27,7 +28,7 @@ from typing import Any, Final
 
 from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.config import CircuitBreakerConfig, get_settings
-from outlast.resilience._breaker_batch import EMPTY_VIEW, Batch, View, parse_view
+from outlast.resilience._breaker_batch import EMPTY_VIEW, Batch, View, parse_view, supersedes
 from outlast.resilience._breaker_state import CircuitState, LocalBreakerState, Transition
 from outlast.resilience._redis_breaker_scripts import SYNC, config_args
 from outlast.resilience._redis_link import RedisLink
@@ -131,7 +132,7 @@ class SharedBreakerView:
         now = self._clock.monotonic()
         with self._lock:
             current = self._view
-            if view.id == current.id and view.ver < current.ver and self._loaded:
+            if self._loaded and not supersedes(view, current):
                 return
             if view.epoch != current.epoch or (view.id != current.id and current.id):
                 self._since = now
@@ -209,7 +210,7 @@ class SharedBreakerView:
         self._fall_back()
 
     def announced(self, payload: bytes) -> None:
-        self._adopt(parse_view(payload.split(b"|", 13))[0])
+        self._adopt(parse_view(payload.split(b"|", 14))[0])
 
     def detach_after_fork(self) -> None:
         self._lock = threading.Lock()
