@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from outlast.config import Settings, get_settings
 from outlast.workers._queues import QUEUES, route_task
@@ -49,7 +49,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_enable_soft_shutdown_on_idle": True,
         "task_time_limit": settings.task_time_limit,
         "task_soft_time_limit": settings.task_soft_time_limit,
-        "task_queues": [Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
+        "task_queues": [_queue(name) for name in QUEUES],
         "task_default_queue": "operations",
         "task_routes": (route_task,),
         "task_track_started": True,
@@ -70,6 +70,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "ttl": settings.beat_lease_ttl,
         },
     }
+
+
+def _queue(name: str) -> Queue:
+    """Queue ``name`` on a direct exchange of its own, routed by its name (a bare
+    ``Queue(name)`` would bind every queue to the default queue's exchange and key)."""
+    exchange = Exchange(name, type="direct")  # type: ignore[no-untyped-call]
+    return Queue(name, exchange, routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def _transport_options(settings: Settings, broker: str) -> dict[str, Any]:

@@ -48,6 +48,16 @@ def test_every_outlast_task_is_routed_to_a_declared_queue() -> None:
     assert all(queue_for(name) in QUEUES for name in names)
 
 
+def test_each_queue_is_bound_by_its_own_name() -> None:
+    """Every declared queue has a direct exchange and a routing key of its own name, so a
+    message routed to one queue can never be bound to reach another."""
+    bindings = {
+        name: (queue.exchange.name, queue.exchange.type, queue.routing_key)
+        for name, queue in app.amqp.queues.items()
+    }
+    assert bindings == {name: (name, "direct", name) for name in QUEUES}
+
+
 def test_an_unrouted_task_is_a_configuration_error() -> None:
     """A task name the table does not know fails loudly instead of landing anywhere."""
     with pytest.raises(ConfigurationError, match="no route"):
