@@ -11,8 +11,9 @@ the management API, which is not running here), and the queue names are fixed. S
 RabbitMQ test holds a lock in the test Redis for its whole run (tests on RabbitMQ run one
 at a time, even across concurrent test runs that share the test Redis), deletes
 Outlast's queues before it starts (nothing left over reaches its worker) and again after
-it ends (nothing of it reaches the next). Results and the store stay in the test Redis,
-namespaced.
+it ends (nothing of it reaches the next), and after it the exchanges its workers declared
+that nothing is bound to any more (nothing is kept on RabbitMQ). Results and the store stay
+in the test Redis, namespaced. A module-scoped fixture may hold the lock for its module.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ AMQP_URL: Final = os.environ.get("OUTLAST_TEST_AMQP_URL", "amqp://guest:guest@12
 
 # kombu is untyped; its connections are used through this one Any-typed name.
 Connection: Callable[..., Any] = kombu.connection.Connection
+
+# What the workers declare besides their queues: the exchange of Outlast's queues (Celery
+# binds them to its default exchange, named after the default queue; the others are
+# listed in case that changes), and Celery's event and remote-control exchanges.
+_EXCHANGES: Final = (*QUEUES, "celeryev", "celery.pidbox", "reply.celery.pidbox")
 
 _LOCK_KEY = "outlast-test:rabbitmq-lock"
 _LOCK_TTL_MS = 300_000  # longer than any one worker test; a crashed run's lock lapses
@@ -76,6 +82,7 @@ def broker_for_test(name: str, redis_url: str) -> Iterator[str]:
             yield AMQP_URL
         finally:
             _delete_queues(AMQP_URL)
+            _delete_unused_exchanges(AMQP_URL)
             client.eval(_RELEASE, 1, _LOCK_KEY, token)
     finally:
         client.close()
@@ -97,4 +104,20 @@ def _delete_queues(url: str) -> None:
             for queue in QUEUES:
                 channel.queue_delete(queue)
         finally:
+            channel.close()
+
+
+def _delete_unused_exchanges(url: str) -> None:
+    """Delete the exchanges of ``_EXCHANGES`` that no queue is bound to any more.
+
+    One still in use (a worker of some other application on this broker) is left alone:
+    the broker refuses to delete it and closes that channel, so each gets its own.
+    """
+    with Connection(url, connect_timeout=5) as connection:
+        for exchange in _EXCHANGES:
+            channel = connection.channel()
+            try:
+                channel.exchange_delete(exchange, if_unused=True)
+            except connection.channel_errors:
+                continue  # in use; the broker has closed the channel
             channel.close()

@@ -9,7 +9,9 @@ succeeds. The operation allows one attempt only, so a deferral counted as a fail
 attempt would have ended in a dead letter instead.
 
 Both execution paths are covered: ``tests.guarded`` (sync, no idempotency claim, off the
-event loop) and ``tests.async_guarded`` (async, idempotent, on the process loop).
+event loop) and ``tests.async_guarded`` (async, idempotent, on the process loop), each
+once per broker (``broker_url``: the test Redis, and RabbitMQ where one answers); the
+breaker, results and store stay in the test Redis.
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ HOLD_OPEN = 5.0  # how long the task is kept deferred: two or more deferrals
 
 
 @pytest.fixture
-def env(redis_url: str, namespace: str) -> dict[str, str]:
+def env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
     """The worker's environment: cluster-scope breakers (OUTLAST_REDIS_URL is set)."""
     return {
-        "OUTLAST_BROKER_URL": redis_url,
+        "OUTLAST_BROKER_URL": broker_url,
         "OUTLAST_REDIS_URL": redis_url,
         "OUTLAST_TEST_REDIS_URL": redis_url,
         "OUTLAST_NAMESPACE": namespace,
@@ -73,9 +75,9 @@ def breaker(redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def results(redis_url: str, namespace: str) -> Iterator[Celery]:
+def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
     """A client app for reading task states and results."""
-    app = create_app(Settings(broker_url=redis_url, namespace=namespace))
+    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
     yield app
     app.close()
 

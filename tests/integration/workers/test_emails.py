@@ -4,7 +4,9 @@ Each test starts an SMTP server scripted for its case, then a prefork worker on 
 ``emails`` queue pointed at it, queues email from a separate process with the seed-style
 ``await email_queue.add(...)``, and checks what the server received, the task's result and
 the dead letters in the store. Retries run on a quick schedule set through settings
-(``OUTLAST_RETRIES__EMAIL_SENDING__*``), as an operator would tune it."""
+(``OUTLAST_RETRIES__EMAIL_SENDING__*``), as an operator would tune it. Every test runs
+once per broker (``broker_url``: the test Redis, and RabbitMQ where one answers); results
+and the store stay in the test Redis."""
 
 from __future__ import annotations
 
@@ -51,10 +53,10 @@ asyncio.run(main())
 
 
 @pytest.fixture
-def env(redis_url: str, namespace: str) -> dict[str, str]:
+def env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
     """The environment of workers and queuing processes (the SMTP port is added per test)."""
     return {
-        "OUTLAST_BROKER_URL": redis_url,
+        "OUTLAST_BROKER_URL": broker_url,
         "OUTLAST_REDIS_URL": redis_url,
         "OUTLAST_NAMESPACE": namespace,
         "OUTLAST_TASK_MODULES": '["outlast.tasks.emails"]',
@@ -68,9 +70,9 @@ def env(redis_url: str, namespace: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def results(redis_url: str, namespace: str) -> Iterator[Celery]:
+def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
     """A client app for reading task results."""
-    app = create_app(Settings(broker_url=redis_url, namespace=namespace))
+    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
     yield app
     app.close()
 
@@ -220,3 +222,58 @@ def test_starttls_with_a_verified_certificate_and_a_login(
         [got] = smtp.handler.received
     assert outcome["accepted"] == ["ada@example.org"]
     assert (got.login, got.over_tls) == ("mailer", True)
+
+
+def replay(env: dict[str, str], letter_id: str) -> str:
+    """Replay a dead letter from a separate process; the new task id."""
+    code = (
+        "import asyncio, sys, outlast.tasks.emails; from outlast import dead_letters;"
+        "print(asyncio.run(dead_letters.replay(sys.argv[1])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, letter_id],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def wait_for_messages(smtp: Any, count: int) -> list[Any]:
+    """The server's accepted messages once there are ``count`` of them (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while len(smtp.handler.received) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(smtp.handler.received)
+
+
+async def test_refused_recipients_get_their_own_follow_up_and_no_one_a_second_copy(
+    env: dict[str, str], results: Celery, store: RedisStore
+) -> None:
+    """Of three recipients the relay takes one, refuses one for now (450) and one for good
+    (550): the first gets the message once, the second in a follow-up send to it alone,
+    and the third becomes a dead letter that, replayed, sends to it alone. One Message-ID."""
+    to = ["ada@example.org", "busy@example.org", "gone@example.org"]
+    port = free_port()
+    refusing = ScriptedHandler(
+        reject_recipients=["gone@example.org"], defer_recipients={"busy@example.org": 1}
+    )
+    with email_worker(env, port):
+        with start_smtp_server(refusing, port=port) as smtp:
+            [sent] = add_emails(env, email(to=to, idempotency_key="news-7"))
+            outcome = results.AsyncResult(sent["task_id"]).get(timeout=30)
+            first_server = wait_for_messages(smtp, 2)
+        [letter] = await store.list_dead_letters(task_name=SEND_TASK)
+        with start_smtp_server(port=port) as smtp:
+            replayed = replay(env, letter.id)
+            results.AsyncResult(replayed).get(timeout=30)
+            second_server = wait_for_messages(smtp, 1)
+    assert outcome == {
+        "message_id": sent["message_id"],
+        "accepted": ["ada@example.org"],
+        "refused": {"busy@example.org": 450, "gone@example.org": 550},
+        "retrying": ["busy@example.org"],
+        "dead_lettered": ["gone@example.org"],
+    }
+    assert [list(r.rcpt_tos) for r in first_server + second_server] == [[a] for a in to]
+    assert {r.message["Message-ID"] for r in first_server + second_server} == {sent["message_id"]}
+    assert (letter.reason, letter.kwargs["to"]) == ("recipients_rejected", ["gone@example.org"])

@@ -4,12 +4,18 @@ worker running ``outlast.payments.charge``, and a real HTTP gateway on loopback
 
 The worker's retry profile is tuned through settings, as an operator would:
 ``sbd_transaction`` gets 4 attempts, exponential from 0.3 s, no jitter, at most 2 s.
+
+The tests with a worker run once per broker: the test Redis, and RabbitMQ where one
+answers (``tests/_brokers.py``). The worker is shared by the module's tests on a broker,
+so the broker is module-scoped here, and a RabbitMQ run holds the broker lock for them all.
+A test that needs a worker of its own on the payments queue lives in
+``test_payments_gateway_down.py``: on RabbitMQ two workers of different namespaces share
+the queue, and the shared worker would take its payment.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import itertools
 import math
@@ -24,9 +30,17 @@ from celery import Celery
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _brokers import BROKERS, broker_for_test
 from _gateway import PaymentGateway
-from _payments_app import add_payments, fresh_namespace, new_key, payments_env, run_app_code
-from _servers import free_port
+from _payments_app import (
+    MAX_DELAY,
+    SCHEDULE,
+    add_payments,
+    fresh_namespace,
+    new_key,
+    run_app_code,
+    tuned_payments_env,
+)
 from _workers import WorkerProcess, celery_worker_command, start_worker
 from outlast.config import Settings, reload_settings
 from outlast.errors import ConfigurationError, ValidationError
@@ -41,31 +55,9 @@ from outlast.tasks.payments import (
 )
 from outlast.workers import create_app
 
-SCHEDULE = [0.3, 0.6, 1.2]  # the tuned profile's delays after attempts 1, 2 and 3
-MAX_DELAY = 2.0
 # Pool processes of the shared worker. The schedule test sends this many payments at once:
 # more would wait in the queue behind each other's retries and stretch the gaps.
 CONCURRENCY = 3
-
-
-def worker_env(redis_url: str, namespace: str, gateway_url: str) -> dict[str, str]:
-    """The environment of the workers and of the application processes that enqueue."""
-    profile = "retries__sbd_transaction__"
-    return payments_env(
-        redis_url,
-        namespace,
-        gateway_url,
-        payment_timeout="5",
-        **{
-            f"{profile}max_attempts": "4",
-            f"{profile}initial_delay": str(SCHEDULE[0]),
-            f"{profile}backoff_factor": "2",
-            f"{profile}max_delay": str(MAX_DELAY),
-            f"{profile}jitter": "false",
-            # Scripted failures must not open the gateway's breaker between tests.
-            "circuit_breakers__payments_gateway__failure_threshold": "1000",
-        },
-    )
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +74,17 @@ def gateway() -> Iterator[PaymentGateway]:
         yield running
 
 
+@pytest.fixture(scope="module", params=BROKERS)
+def broker_url(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
+    """The broker of the module's worker: the test Redis, or RabbitMQ where one answers."""
+    with broker_for_test(request.param, redis_url) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def env(redis_url: str, namespace: str, gateway: PaymentGateway) -> dict[str, str]:
-    return worker_env(redis_url, namespace, gateway.url)
+def env(redis_url: str, broker_url: str, namespace: str, gateway: PaymentGateway) -> dict[str, str]:
+    """The environment of the workers and of the application processes that enqueue."""
+    return tuned_payments_env(redis_url, broker_url, namespace, gateway.url)
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +109,9 @@ def worker(env: dict[str, str], gateway: PaymentGateway) -> Iterator[WorkerProce
 
 
 @pytest.fixture(scope="module")
-def results(redis_url: str, namespace: str) -> Iterator[Celery]:
+def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
     """A client app for reading task results."""
-    app = create_app(Settings(broker_url=redis_url, namespace=namespace))
+    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
     yield app
     app.close()
 
@@ -243,34 +243,6 @@ async def test_a_gateway_that_keeps_failing_ends_in_dead_letters_after_every_att
     assert (letter.reason, letter.attempts) == ("exhausted", 4)
     assert gaps(gateway, key) == [pytest.approx(d, abs=0.25) for d in SCHEDULE]
     assert key not in gateway.charges()
-
-
-@pytest.fixture
-def lone_namespace(redis_url: str) -> Iterator[str]:
-    """A namespace that the module's shared worker does not consume from."""
-    with fresh_namespace(redis_url) as name:
-        yield name
-
-
-def test_a_gateway_that_is_down_is_retried_until_it_answers(
-    redis_url: str, lone_namespace: str
-) -> None:
-    """Connection refused is retryable: the payment is charged once the gateway is up."""
-    port = free_port()
-    env = worker_env(redis_url, lone_namespace, f"http://127.0.0.1:{port}")
-    command = celery_worker_command(["payments"], concurrency=1, name="down")
-    key = new_key()
-    app = create_app(Settings(broker_url=redis_url, namespace=lone_namespace))
-    with contextlib.closing(app) as results, start_worker(env, command) as lone_worker:
-        [sent] = add_payments(env, {"user_id": "u-down", "amount": 9, "idempotency_key": key})
-        deadline = time.monotonic() + 10
-        while "attempt 1 failed" not in lone_worker.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "attempt 1 failed" in lone_worker.log()
-        with PaymentGateway(port=port) as late_gateway:
-            result = results.AsyncResult(sent["task_id"]).get(timeout=30)
-            assert [r.status for r in late_gateway.requests(key)] == [201]
-            assert result == late_gateway.charges()[key].answer
 
 
 SEED_FALLBACK = """

@@ -6,19 +6,20 @@ was still holding open when its worker, pool processes and all, was SIGKILLed; i
 never reached the worker, so only redelivery and idempotency can finish the payment.
 The suite runs ``ROUNDS`` = 20 rounds as ``ROUNDS / CONCURRENCY`` kill cycles of a worker
 whose ``CONCURRENCY`` pool processes each hold one charge, and the cycles overlap. They
-must: the broker hands a dead worker's messages back only after its visibility timeout
-(10 s, the least the settings allow) and the redelivered charge then waits until the dead
-worker's idempotency claim lapses (task time limit 10 s x 1.1), so one round lasts 11 to
-15 s on a 2-core machine (longer when the restored message finds every live worker busy
-holding charges, or is caught by a later kill and has to be restored again). Twenty
-rounds one after the other would take about four minutes; overlapped they take about
-half a minute.
+must: a dead worker's idempotency claim holds until its lease (``CLAIM_LEASE``, 12 s)
+lapses, and only then may a redelivered charge post again, so one round lasts 12 to 15 s
+on a 2-core machine. Twenty rounds one after the other would take about four minutes;
+overlapped they take about twenty seconds.
 
-What happens to each killed payment: the next worker's unacked-restore sweep (every 1 s)
-returns the message to the queue once it is 10 s old; the redelivered task finds the
-claim still held and defers (rechecking every second, no attempt spent) until it lapses,
-then posts again with the same Idempotency-Key; the gateway answers with the charge it
-already made, and that charge is the task's result.
+It runs once per broker (``broker_url``), and each hands a dead worker's messages back its
+own way. Redis: the next worker's unacked-restore sweep (every 1 s) returns a message to
+the queue once it is 10 s old (the visibility timeout, the least the settings allow).
+RabbitMQ: the broker requeues a message as soon as the connection of the worker that held
+it closes. Either way the redelivered task finds the dead worker's claim still
+held (the lease outlasts the visibility timeout) and defers, rechecking every second and
+spending no attempt, until the claim lapses; then it posts again with the same
+Idempotency-Key, the gateway answers with the charge it already made, and that charge is
+the task's result.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ ROUNDS = 20
 CONCURRENCY = 4
 CYCLES = ROUNDS // CONCURRENCY
 VISIBILITY_TIMEOUT = 10
-TASK_TIME_LIMIT = 10
+CLAIM_LEASE = 12
 
 
 @pytest.fixture
@@ -55,22 +56,23 @@ def gateway() -> Iterator[PaymentGateway]:
 
 
 @pytest.fixture
-def env(redis_url: str, namespace: str, gateway: PaymentGateway) -> dict[str, str]:
-    """Workers whose dead peers' messages come back after 10 s and whose claims last 11 s."""
+def env(redis_url: str, broker_url: str, namespace: str, gateway: PaymentGateway) -> dict[str, str]:
+    """Workers whose claims lapse 12 s after their last renewal and, on Redis, whose dead
+    peers' messages come back after 10 s."""
     return payments_env(
         redis_url,
         namespace,
         gateway.url,
+        broker_url=broker_url,
         broker_visibility_timeout=str(VISIBILITY_TIMEOUT),
-        task_time_limit=str(TASK_TIME_LIMIT),
-        task_soft_time_limit=str(TASK_TIME_LIMIT - 1),
+        idempotency_claim_lease=str(CLAIM_LEASE),
     )
 
 
 @pytest.fixture
-def results(redis_url: str, namespace: str) -> Iterator[Celery]:
+def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
     """A client app for reading task results."""
-    app = create_app(Settings(broker_url=redis_url, namespace=namespace))
+    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
     yield app
     app.close()
 
@@ -88,13 +90,19 @@ def kill_cycles(env: dict[str, str], gateway: PaymentGateway) -> Iterator[Worker
     """Start a worker; CYCLES times: once it holds CONCURRENCY charges at the gateway, start
     its replacement and SIGKILL it. Yields the last worker, alive and holding nothing; every
     worker started here is stopped on the way out."""
-    command = celery_worker_command(["payments"], concurrency=CONCURRENCY, name="sigkill")
-    workers = [start_worker(env, command)]
+
+    def start() -> WorkerProcess:
+        # A node name of its own each: on RabbitMQ a replacement named like the worker it
+        # replaces could not take that worker's (exclusive) remote-control queue.
+        command = celery_worker_command(["payments"], concurrency=CONCURRENCY, name="sigkill")
+        return start_worker(env, command)
+
+    workers = [start()]
     try:
         for cycle in range(1, CYCLES + 1):
             held = gateway.wait_for_held(cycle * CONCURRENCY, timeout=30)
             assert held, f"cycle {cycle}: {len(gateway.held())} charges held"
-            workers.append(start_worker(env, command))  # its sweep restores the dead one's work
+            workers.append(start())  # it takes over the dead one's work
             workers[-2].kill()
         yield workers[-1]
     finally:
