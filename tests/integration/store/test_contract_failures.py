@@ -100,6 +100,7 @@ OPERATIONS: dict[str, Operation] = {
     "claim_idempotency": lambda s: s.claim_idempotency("k", lease=5),
     "complete_idempotency": lambda s: s.complete_idempotency("k", "t", 1),
     "release_idempotency": lambda s: s.release_idempotency("k", "t"),
+    "renew_idempotency": lambda s: s.renew_idempotency("k", "t", lease=5),
     "get_idempotency": lambda s: s.get_idempotency("k"),
     "schedule_retry": lambda s: s.schedule_retry(scheduled_retry()),
     "take_due_retries": lambda s: s.take_due_retries(now=1.0),
