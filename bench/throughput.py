@@ -16,8 +16,8 @@ it can and measures from the first send to the last result stored (the latest
   charge's HTTP call (sync ``httpx``, pooled) and nothing else: the floor under a charge.
 - ``outlast.payments.charge``: sent with ``payment_queue.add`` (each payment with its own
   idempotency key, so each claims and completes a key in the store), through the
-  ``payments_gateway`` breaker (cluster scope) and async ``httpx``. The row is left out,
-  saying so, where ``outlast.tasks.payments`` does not exist.
+  ``payments_gateway`` breaker (cluster scope) and sync ``httpx``, on the task's thread.
+  The row is left out, saying so, where ``outlast.tasks.payments`` does not exist.
 
 Both charge rows post to an instant HTTP gateway (``bench/_instant_gateway.py``) this bench
 starts on a free 127.0.0.1 port. Rows run in rounds (backwards every other round); the

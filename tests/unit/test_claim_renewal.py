@@ -1,6 +1,7 @@
 """An idempotency claim is a short lease renewed while its attempt runs: a live worker's
-long call keeps its key, whether the operation is async or sync, and a renewal that finds
-the claim taken over says so.
+long call keeps its key, whether the operation is async, sync on the loop's driver (a
+Mongo store), or sync on the task's thread (the sync claimer's renewal thread), and a
+renewal that finds the claim taken over says so.
 
 Real Redis store, real time: leases of a few tenths of a second, attempts of about a second.
 """
@@ -21,8 +22,10 @@ from outlast.testing import FakeClock
 from outlast.workers._claim_keeper import ClaimKeeper
 from outlast.workers._envelope import Envelope
 from outlast.workers._execute import execute
+from outlast.workers._execute_sync import execute_sync
 from outlast.workers._operations import OperationSpec
 from outlast.workers._steps import Done
+from outlast.workers._sync_claimer import SyncClaimer
 
 LEASE = 0.3
 ATTEMPT = 1.0
@@ -57,15 +60,23 @@ async def claim_later(store: RedisStore, key: str) -> ClaimStatus:
     return (await store.claim_idempotency(key, lease=LEASE)).status
 
 
-@pytest.mark.parametrize("fn", [slow_async, slow_sync], ids=["async", "sync"])
-async def test_a_long_attempt_keeps_its_claim(store: RedisStore, fn: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("driver", ["async", "sync-on-loop", "sync"])
+async def test_a_long_attempt_keeps_its_claim(store: RedisStore, driver: str) -> None:
     """An attempt three leases long keeps its key: a second claimer midway is told the
     work is in progress, and the key ends completed with the attempt's result."""
     key = f"order-{uuid.uuid4().hex}"
     envelope = Envelope(key=key)
-    run = execute(
-        idempotent(fn), (), {}, envelope, store=store, clock=FakeClock(), claim_lease=LEASE
-    )
+    if driver == "sync":
+        claimer = SyncClaimer(store.sync_claims(), lease=LEASE)
+        run = asyncio.to_thread(
+            execute_sync, idempotent(slow_sync), (), {}, envelope, clock=FakeClock(),
+            claimer=claimer,
+        )  # fmt: skip
+    else:
+        fn = slow_async if driver == "async" else slow_sync
+        run = execute(
+            idempotent(fn), (), {}, envelope, store=store, clock=FakeClock(), claim_lease=LEASE
+        )
     step, other = await asyncio.gather(run, claim_later(store, key))
     assert step == Done("charged")
     assert other is ClaimStatus.IN_PROGRESS
@@ -102,3 +113,22 @@ async def test_a_stopped_keeper_renews_no_more(store: RedisStore) -> None:
     await asyncio.sleep(LEASE)
     assert keeper.renewals <= 1
     assert (await store.claim_idempotency("k", lease=LEASE)).acquired
+
+
+async def test_the_sync_claimer_reports_a_claim_taken_over(store: RedisStore) -> None:
+    """The renewal thread marks a held claim lost once another worker holds the key, and
+    stops renewing it."""
+    claimer = SyncClaimer(store.sync_claims(), lease=LEASE)
+    first = claimer.claim("k")
+    assert first.token is not None
+    try:
+        with claimer.held("k", first.token) as holding:
+            claimer.release("k", first.token)
+            taken = await store.claim_idempotency("k", lease=60)
+            await asyncio.sleep(LEASE)
+    finally:
+        claimer.close()
+    assert (holding.lost, holding.renewals) == (True, 0)
+    record = await store.get_idempotency("k")
+    assert record is not None
+    assert record.token == taken.token

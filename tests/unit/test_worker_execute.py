@@ -19,8 +19,10 @@ from outlast.errors import ConfigurationError, OperationTimeoutError
 from outlast.resilience import get_circuit_breaker
 from outlast.store import RedisStore
 from outlast.testing import FakeClock
+from outlast.workers._decisions import STORE_DEFER, PoisonMessageError
 from outlast.workers._envelope import Envelope
-from outlast.workers._execute import STORE_DEFER, PoisonMessageError, execute, execute_sync
+from outlast.workers._execute import execute
+from outlast.workers._execute_sync import execute_sync
 from outlast.workers._operations import OperationSpec, operation
 from outlast.workers._steps import Dead, Defer, Done, Retry, Step
 

@@ -11,7 +11,7 @@ are. This module never lets a redis-py error escape (see ``StoreUnavailableError
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import redis
 
@@ -33,6 +33,9 @@ from outlast.store._redis_client import RedisConnector
 from outlast.store._redis_idempotency import RedisIdempotency
 from outlast.store._redis_retries import RedisRetrySchedule
 from outlast.store._redis_timeline import RedisTimeline
+
+if TYPE_CHECKING:
+    from outlast.store._redis_sync_claims import RedisSyncClaims
 
 __all__ = ["RedisStore", "store_prefix"]
 
@@ -68,9 +71,13 @@ class RedisStore(StoreCore):
         clock: Clock | None = None,
     ) -> None:
         self.namespace = namespace
+        self.url = url
         self.prefix = prefix = store_prefix(namespace)
         self.event_retention = retention = check_retention("event_retention", event_retention)
-        kept = check_retention("idempotency_retention", idempotency_retention)
+        self.idempotency_retention = kept = check_retention(
+            "idempotency_retention", idempotency_retention
+        )
+        self._timeouts = (socket_timeout, connect_timeout)
         self._clock = clock or SYSTEM_CLOCK
         self._target = redact_url(url)
         self._connector = RedisConnector(
@@ -94,6 +101,21 @@ class RedisStore(StoreCore):
         """Where redis-py errors become StoreUnavailableError."""
         return translate_errors(
             _DRIVER_ERRORS, backend="redis", target=self._target, operation=operation
+        )
+
+    def sync_claims(self) -> RedisSyncClaims:
+        """A sync client for this store's idempotency claims (same keys, scripts, clock):
+        the workers claim through it for sync operations."""
+        from outlast.store._redis_sync_claims import RedisSyncClaims  # it imports this module
+
+        socket_timeout, connect_timeout = self._timeouts
+        return RedisSyncClaims(
+            self.url,
+            namespace=self.namespace,
+            idempotency_retention=self.idempotency_retention,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            clock=self._clock,
         )
 
     async def _handle(self, kind: str) -> Any:

@@ -24,7 +24,7 @@ from outlast.store._idempotency import (
 from outlast.store._redis_client import Connection
 from outlast.store._redis_timeline import ttl_ms
 
-__all__ = ["RedisIdempotency", "encode_result"]
+__all__ = ["IdempotencyScripts", "RedisIdempotency", "claimed", "encode_result"]
 
 
 def encode_result(result: Any) -> str:
@@ -32,8 +32,9 @@ def encode_result(result: Any) -> str:
     return json.dumps(check_json("IdempotencyRecord", "result", result), allow_nan=False)
 
 
-class RedisIdempotency:
-    """Claims, completes and releases idempotency keys under ``<prefix>idempotency:``."""
+class IdempotencyScripts:
+    """What the idempotency scripts take and what their replies mean, without I/O, so the
+    async store and the workers' sync claims (``_redis_sync_claims``) speak alike."""
 
     def __init__(self, *, prefix: str, retention: float, clock: Clock) -> None:
         self._prefix = f"{prefix}idempotency:"
@@ -44,38 +45,55 @@ class RedisIdempotency:
         """The Redis key of idempotency key ``key``."""
         return self._prefix + check_key(key)
 
-    async def claim(self, conn: Connection, key: str, *, lease: float) -> IdempotencyClaim:
-        """Claim ``key`` (see ``Store.claim_idempotency``)."""
+    def claim_args(self, lease: float) -> tuple[str, float, list[str | int]]:
+        """A new token, the lease's end and the CLAIM script's arguments."""
         seconds = check_lease(lease)
         now, token = self._clock.time(), new_id()
         expires = now + seconds
-        args: list[str | int] = [token, repr(now), repr(expires), ttl_ms(seconds)]
-        status, value = await conn.claim(keys=[self.key(key)], args=args)
-        if status == "completed":
-            return IdempotencyClaim(key=key, status=ClaimStatus.COMPLETED, result=json.loads(value))
-        if status == "in_progress":
-            return IdempotencyClaim(
-                key=key, status=ClaimStatus.IN_PROGRESS, lease_expires_at=float(value)
-            )
+        return token, expires, [token, repr(now), repr(expires), ttl_ms(seconds)]
+
+    def complete_args(self, token: str, result: Any) -> list[str | int]:
+        """The COMPLETE script's arguments (the result checked and encoded)."""
+        now = repr(self._clock.time())
+        return [token, now, encode_result(result), ttl_ms(self._retention)]
+
+    def renew_args(self, token: str, lease: float) -> list[str | int]:
+        """The RENEW script's arguments."""
+        seconds = check_lease(lease)
+        return [token, repr(self._clock.time() + seconds), ttl_ms(seconds)]
+
+
+def claimed(key: str, token: str, expires: float, reply: Any) -> IdempotencyClaim:
+    """What the CLAIM script's ``reply`` means for the claim made with ``token``."""
+    status, value = reply
+    if status == "completed":
+        return IdempotencyClaim(key=key, status=ClaimStatus.COMPLETED, result=json.loads(value))
+    if status == "in_progress":
         return IdempotencyClaim(
-            key=key, status=ClaimStatus.ACQUIRED, token=token, lease_expires_at=expires
+            key=key, status=ClaimStatus.IN_PROGRESS, lease_expires_at=float(value)
         )
+    return IdempotencyClaim(
+        key=key, status=ClaimStatus.ACQUIRED, token=token, lease_expires_at=expires
+    )
+
+
+class RedisIdempotency(IdempotencyScripts):
+    """Claims, completes and releases idempotency keys under ``<prefix>idempotency:``."""
+
+    async def claim(self, conn: Connection, key: str, *, lease: float) -> IdempotencyClaim:
+        """Claim ``key`` (see ``Store.claim_idempotency``)."""
+        redis_key = self.key(key)
+        token, expires, args = self.claim_args(lease)
+        return claimed(key, token, expires, await conn.claim(keys=[redis_key], args=args))
 
     async def complete(self, conn: Connection, key: str, token: str, result: Any) -> bool:
         """Record ``result`` for the claim held with ``token``."""
-        args: list[str | int] = [
-            token,
-            repr(self._clock.time()),
-            encode_result(result),
-            ttl_ms(self._retention),
-        ]
+        args = self.complete_args(token, result)
         return bool(await conn.complete(keys=[self.key(key)], args=args))
 
     async def renew(self, conn: Connection, key: str, token: str, *, lease: float) -> bool:
         """Extend the pending claim held with ``token`` to ``lease`` seconds from now."""
-        seconds = check_lease(lease)
-        expires = self._clock.time() + seconds
-        args: list[str | int] = [token, repr(expires), ttl_ms(seconds)]
+        args = self.renew_args(token, lease)
         return bool(await conn.renew(keys=[self.key(key)], args=args))
 
     async def release(self, conn: Connection, key: str, token: str) -> bool:

@@ -11,17 +11,18 @@ boundary (no httpx exception leaves it):
 ``retry_after`` carries the answer's Retry-After header, read where Outlast's retry policy
 reads it, so a retry waits as long as the gateway asked (capped by the profile's max_delay).
 
-Each event loop (one per worker process, or per pool thread) gets one
-``httpx.AsyncClient``, so connections are
-pooled across tasks; a worker's client lives as long as its process. This module never
-retries and never sleeps: deciding what happens next is the worker's job.
+Each process gets one ``httpx.Client`` (thread-safe, so pool threads share it), made when
+the worker process starts, so connections are pooled across tasks; a forked child makes
+its own. The charge is sync: a sync operation runs on the task's own thread with no event
+loop turn (see ``outlast.workers._execute_sync``), which bench/throughput.py measured as
+the cheaper path. This module never retries and never sleeps: deciding what happens next
+is the worker's job.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
 import time
-import weakref
 from typing import Any, Final
 
 import httpx
@@ -95,13 +96,13 @@ def _body(response: httpx.Response) -> Any:
         return response.text
 
 
-async def post_charge(
-    client: httpx.AsyncClient, url: str, charge: dict[str, Any], *, idempotency_key: str
+def post_charge(
+    client: httpx.Client, url: str, charge: dict[str, Any], *, idempotency_key: str
 ) -> Any:
     """POST ``charge`` to ``url``; the gateway's 2xx body, or a PaymentGatewayError."""
     headers = {"Idempotency-Key": idempotency_key}
     try:
-        response = await client.post(url, json=charge, headers=headers)
+        response = client.post(url, json=charge, headers=headers)
     except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as error:
         raise ConfigurationError(f"payment gateway URL {url!r} cannot be used: {error}") from error
     except httpx.TimeoutException as error:
@@ -123,20 +124,15 @@ def charges_url() -> str:
     return base.rstrip("/") + "/charges"
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
+_client: httpx.Client | None = None
+_client_pid = 0
 
 
-def gateway_client() -> httpx.AsyncClient:
-    """The client of the running event loop (made on first use, timeout ``payment_timeout``).
-
-    A client's connections belong to the loop that opened them, so each loop (a worker
-    process's, a pool thread's, a test's) has its own; a forked child makes new loops.
-    """
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
+def gateway_client() -> httpx.Client:
+    """This process's client (made on first use, timeout ``payment_timeout``); a forked
+    child, whose parent's connections are not its own, makes a new one."""
+    global _client, _client_pid
+    if _client is None or _client_pid != os.getpid():
         timeout = httpx.Timeout(get_settings().payment_timeout)
-        client = _clients[loop] = httpx.AsyncClient(timeout=timeout)
-    return client
+        _client, _client_pid = httpx.Client(timeout=timeout), os.getpid()
+    return _client

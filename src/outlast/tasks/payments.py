@@ -38,7 +38,7 @@ from outlast.tasks._payment_queue import (
     Queued,
     checked_payment,
 )
-from outlast.workers import operation, run_on_process_loop
+from outlast.workers import operation
 
 __all__ = [
     "CHARGE_TASK",
@@ -77,7 +77,7 @@ def charge_retry_config() -> RetryConfig:
     breaker_ignores=(PaymentRejectedError, ValidationError),
     idempotent=True,
 )
-async def charge(
+def charge(
     user_id: str,
     amount: int | float,
     currency: str,
@@ -89,7 +89,7 @@ async def charge(
         user_id, amount, currency, idempotency_key, metadata, schema=CHARGE_SCHEMA
     )
     body = {**payment, "metadata": payment.get("metadata")}
-    return await post_charge(
+    return post_charge(
         gateway_client(), charges_url(), body, idempotency_key=payment["idempotency_key"]
     )
 
@@ -98,10 +98,6 @@ async def charge(
 def _prepare_worker_process(**_: Any) -> None:
     """Make this worker process's gateway client before any charge runs: making one (its
     TLS context) takes a noticeable fraction of a second that no charge should wait for."""
-    run_on_process_loop(_open_client())
-
-
-async def _open_client() -> None:
     gateway_client()
 
 

@@ -8,59 +8,35 @@ Deferrals spend no attempt. A claim is a short lease renewed while the attempt r
 (``ClaimKeeper``), released on every failure, so the retry can claim it again, and
 completed with the result on success. A store that does not answer defers the work
 before the attempt (running without the claim could run it twice); after the attempt it
-is logged, and the claim lapses with its lease.
+is logged, and the claim lapses with its lease. The decisions live in ``_decisions``.
 
-``execute`` runs on the worker's event loop; a sync operation it runs (one with an
-idempotency claim) runs in a thread, so the loop stays free to renew the claim.
-``execute_sync`` makes the same decisions for a sync operation that keeps no idempotency
-claim: such an attempt awaits nothing, so the loop would only add a task and a loop turn
-to every message (about 30 us, measured with ``bench/throughput.py``'s profile); it runs
-on the calling thread instead, and a ``timeout`` runs the call in a timeout thread, as
-``handle_errors`` does for sync functions (on the loop a sync call could not be
-interrupted at all).
+``execute`` is the driver on the worker's event loop, for async operations (and for sync
+ones whose claims only the async store can make: then the call runs in a thread, so the
+loop stays free to renew the claim). Sync operations run on the task's thread through
+``_execute_sync`` instead, with no loop turn per message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from outlast._clock import Clock
-from outlast.errors import BulkheadCapacityError, CircuitBreakerOpenError
-from outlast.resilience._attempt import Attempt
-from outlast.resilience._backoff import Backoff
-from outlast.resilience._breaker_registry import get_circuit_breaker
-from outlast.resilience._bulkhead_registry import get_bulkhead
-from outlast.resilience._retry_after import retry_after_of
-from outlast.resilience._retry_policy import policy_for
-from outlast.store import ClaimStatus, IdempotencyClaim, Store, StoreUnavailableError
+from outlast.store import IdempotencyClaim, Store, StoreUnavailableError
 from outlast.workers._claim_keeper import ClaimKeeper
+from outlast.workers._decisions import (
+    claim_step,
+    classify,
+    prepare,
+    refuse,
+    settle_failed,
+    store_down,
+)
 from outlast.workers._envelope import Envelope
 from outlast.workers._operations import OperationSpec
-from outlast.workers._steps import Dead, Defer, Done, Retry, Step
+from outlast.workers._steps import Defer, Done, Step
 
-__all__ = [
-    "BULKHEAD_DEFER",
-    "IN_PROGRESS_RECHECK",
-    "STORE_DEFER",
-    "PoisonMessageError",
-    "execute",
-    "execute_sync",
-]
-
-# A full bulkhead frees up within a call's duration; come back soon, without an attempt.
-BULKHEAD_DEFER = 1.0
-# How often work whose key another worker holds checks whether that worker finished.
-IN_PROGRESS_RECHECK = 1.0
-# How soon work comes back when the store could not be asked for its idempotency claim.
-STORE_DEFER = 5.0
-
-log = logging.getLogger("outlast.workers")
-
-
-class PoisonMessageError(TypeError):
-    """The message's arguments do not fit the operation; running it again cannot help."""
+__all__ = ["execute"]
 
 
 async def execute(
@@ -78,7 +54,7 @@ async def execute(
     ``claim_lease`` is how long an idempotency claim holds, without a renewal, before
     another worker may take the work over (it is renewed every third of it meanwhile).
     """
-    refused = _refuse(spec, args, kwargs, envelope, clock)
+    refused = refuse(spec, args, kwargs, envelope, clock)
     if refused is not None:
         return refused
     claim = await _claim(spec, envelope, store, clock, claim_lease)
@@ -91,48 +67,6 @@ async def execute(
     )
 
 
-def execute_sync(
-    spec: OperationSpec,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    envelope: Envelope,
-    *,
-    clock: Clock,
-) -> Step:
-    """``execute`` for a sync operation without an idempotency claim, off the event loop."""
-    if spec.idempotent or spec.is_async:
-        raise TypeError(f"{spec.name}: execute_sync runs sync operations without a claim")
-    refused = _refuse(spec, args, kwargs, envelope, clock)
-    if refused is not None:
-        return refused
-    attempt = _prepare(spec)
-    if isinstance(attempt, Defer):
-        return attempt
-    try:
-        result = attempt.run_sync(spec.fn, args, kwargs, None)
-    except Exception as error:
-        return _classify(spec, envelope, error, clock)
-    return Done(result)
-
-
-def _refuse(
-    spec: OperationSpec,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    envelope: Envelope,
-    clock: Clock,
-) -> Dead | Defer | None:
-    """Poison (arguments the function cannot take) or too early (``not_before``), else None."""
-    try:
-        spec.signature.bind(*args, **kwargs)
-    except TypeError as error:
-        return Dead("poison", PoisonMessageError(f"{spec.name}: {error}"))
-    wait = envelope.not_before - clock.time()
-    if wait > 0:
-        return Defer(wait, "not_before")
-    return None
-
-
 async def _claim(
     spec: OperationSpec, envelope: Envelope, store: Store, clock: Clock, lease: float
 ) -> IdempotencyClaim | Done | Defer | None:
@@ -141,16 +75,8 @@ async def _claim(
     try:
         claim = await store.claim_idempotency(envelope.key, lease=lease)
     except StoreUnavailableError as error:
-        # Running without the claim could run it twice; come back when the store answers.
-        log.warning("%s: store unavailable for the claim, deferring: %s", spec.name, error)
-        return Defer(STORE_DEFER, "store_unavailable")
-    if claim.status is ClaimStatus.COMPLETED:
-        return Done(claim.result, replayed=True)
-    if claim.status is ClaimStatus.IN_PROGRESS:
-        # The holder usually finishes soon; a dead holder's claim lapses with its lease.
-        held = (claim.lease_expires_at or 0.0) - clock.time()
-        return Defer(min(max(held, 0.1), IN_PROGRESS_RECHECK), "in_progress")
-    return claim
+        return store_down(spec, error)
+    return claim_step(claim, clock)
 
 
 async def _attempt(
@@ -160,13 +86,13 @@ async def _attempt(
     envelope: Envelope,
     clock: Clock,
 ) -> Step:
-    attempt = _prepare(spec)
+    attempt = prepare(spec)
     if isinstance(attempt, Defer):
         return attempt
     try:
         result = await attempt.run_async(_as_coroutine(spec), args, kwargs, None)
     except Exception as error:
-        return _classify(spec, envelope, error, clock)
+        return classify(spec, envelope, error, clock)
     return Done(result)
 
 
@@ -195,49 +121,8 @@ async def _attempt_holding(
         else:
             await store.release_idempotency(envelope.key, token)
     except StoreUnavailableError as error:
-        # The attempt is over either way; its claim lapses with its lease.
-        log.warning(
-            "%s: claim on %r not settled, store unavailable: %s", spec.name, envelope.key, error
-        )
+        settle_failed(spec, envelope.key, error)
     return step
-
-
-def _prepare(spec: OperationSpec) -> Attempt | Defer:
-    """The attempt's layers, or a deferral while the breaker is open."""
-    breaker = get_circuit_breaker(spec.circuit_breaker) if spec.circuit_breaker else None
-    if breaker is not None and breaker.state == "open" and breaker.retry_after > 0:
-        return Defer(breaker.retry_after, "breaker_open")
-    bulkhead = get_bulkhead(spec.bulkhead) if spec.bulkhead else None
-    return Attempt(
-        operation=spec.name,
-        breaker=breaker,
-        bulkhead=bulkhead,
-        timeout=spec.timeout,
-        breaker_ignores=spec.breaker_ignores,
-    )
-
-
-def _classify(spec: OperationSpec, envelope: Envelope, error: Exception, clock: Clock) -> Step:
-    """What a failed attempt means: a deferral (breaker open, bulkhead full) or a failure."""
-    if isinstance(error, CircuitBreakerOpenError):
-        return Defer(error.retry_after, "breaker_open")
-    if isinstance(error, BulkheadCapacityError):
-        return Defer(BULKHEAD_DEFER, "bulkhead_full")
-    return _failure(spec, envelope, error, clock)
-
-
-def _failure(spec: OperationSpec, envelope: Envelope, error: Exception, clock: Clock) -> Step:
-    config = spec.retry
-    if not policy_for(config).is_retryable(error):
-        return Dead("non_retryable", error)
-    if envelope.attempt >= config.max_attempts:
-        return Dead("exhausted", error)
-    delay = Backoff(config, previous=envelope.previous_delay).next_delay(envelope.attempt)
-    if config.honor_retry_after:
-        asked = retry_after_of(error, now=clock.time())
-        if asked is not None:
-            delay = min(asked, config.max_delay)
-    return Retry(delay, error)
 
 
 def _as_coroutine(spec: OperationSpec) -> Any:

@@ -23,11 +23,12 @@ from outlast.store import ScheduledRetry, StoreUnavailableError
 from outlast.workers._app import app
 from outlast.workers._dead_letter import dead_letter_for
 from outlast.workers._envelope import Envelope
-from outlast.workers._execute import execute, execute_sync
+from outlast.workers._execute import execute
+from outlast.workers._execute_sync import execute_sync
 from outlast.workers._loop import run_on_process_loop
 from outlast.workers._operations import OperationSpec, spec_for
 from outlast.workers._steps import Defer, Done, Retry, Step
-from outlast.workers._store import worker_store
+from outlast.workers._store import worker_claimer, worker_store
 
 __all__ = ["ResilientTask", "register_task"]
 
@@ -56,7 +57,8 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     def _step(
         self, spec: OperationSpec, args: tuple[Any, ...], kwargs: dict[str, Any], envelope: Envelope
     ) -> Step:
-        if spec.idempotent or spec.is_async:
+        claimer = worker_claimer() if spec.idempotent else None
+        if spec.is_async or (spec.idempotent and claimer is None):
             lease = get_settings().idempotency_claim_lease
             return run_on_process_loop(
                 execute(
@@ -64,8 +66,8 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
                     store=worker_store(), clock=SYSTEM_CLOCK, claim_lease=lease,
                 )
             )  # fmt: skip
-        # Nothing to await: no loop turn per message (see _execute).
-        return execute_sync(spec, args, kwargs, envelope, clock=SYSTEM_CLOCK)
+        # Nothing to await: the task's own thread, no loop turn per message.
+        return execute_sync(spec, args, kwargs, envelope, clock=SYSTEM_CLOCK, claimer=claimer)
 
     def _act(
         self,

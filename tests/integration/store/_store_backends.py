@@ -4,7 +4,8 @@ stores of one of them.
 ``BACKENDS``: ``redis`` (the real test Redis), ``mongomock`` (``mongomock-motor``, since no
 MongoDB server can be installed here) and ``mongodb`` (a real MongoDB), which exists only
 when ``OUTLAST_TEST_MONGODB_URL`` is set: the parameter is generated conditionally, never
-skipped.
+skipped. ``redis-sync`` (for the idempotency contract only) is the Redis store with its
+claims made through the workers' sync client, ``RedisSyncClaims``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from mongomock_motor import AsyncMongoMockClient
 from pymongo import AsyncMongoClient
 
 from _servers import delete_keys_with_prefix
-from outlast.store import MongoStore, RedisStore, Store
+from outlast.store import IdempotencyClaim, MongoStore, RedisStore, Store
 from outlast.testing import FakeClock
 
-__all__ = ["BACKENDS", "MONGODB_URL_ENV", "Backend"]
+__all__ = ["BACKENDS", "MONGODB_URL_ENV", "Backend", "SyncClaimsStore"]
 
 MONGODB_URL_ENV = "OUTLAST_TEST_MONGODB_URL"
 BACKENDS = ["redis", "mongomock", *(["mongodb"] if os.environ.get(MONGODB_URL_ENV) else [])]
@@ -45,6 +46,8 @@ class Backend:
         built: Store
         if self.name == "redis":
             built = RedisStore(self.redis_url, namespace=self.namespace, **options)
+        elif self.name == "redis-sync":
+            built = SyncClaimsStore(self.redis_url, namespace=self.namespace, **options)
         else:
             built = MongoStore(self._database(), namespace=self.namespace, **options)
         self.stores.append(built)
@@ -61,7 +64,7 @@ class Backend:
         """Seconds until the backend itself deletes record ``key`` of ``kind`` (None: never
         or not stored). Redis: the key's TTL. MongoDB: ``expire_at`` minus now, and only if
         the collection has a TTL index on it."""
-        if self.name == "redis":
+        if self.name.startswith("redis"):
             return self._redis_ttl(kind, key)
         collection = self._database()[f"outlast.{self.namespace}.{kind}"]
         indexes = await collection.index_information()
@@ -89,7 +92,7 @@ class Backend:
         """Close every store built here and delete everything of the namespace."""
         for store in self.stores:
             await store.close()
-        if self.name == "redis":
+        if self.name.startswith("redis"):
             client = redis.Redis.from_url(self.redis_url)
             delete_keys_with_prefix(client, f"outlast:{self.namespace}:")
             client.close()
@@ -99,3 +102,28 @@ class Backend:
                 if name.startswith(f"outlast.{self.namespace}."):
                     await database.drop_collection(name)
             await self._mongo.close()
+
+
+class SyncClaimsStore(RedisStore):
+    """The Redis store, but claiming, renewing, completing and releasing idempotency keys
+    through ``RedisSyncClaims`` (reads still go through the async store: both must agree)."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        self.claims = self.sync_claims()
+
+    async def claim_idempotency(self, key: str, *, lease: float) -> IdempotencyClaim:
+        return self.claims.claim(key, lease=lease)
+
+    async def complete_idempotency(self, key: str, token: str, result: Any = None) -> bool:
+        return self.claims.complete(key, token, result)
+
+    async def renew_idempotency(self, key: str, token: str, *, lease: float) -> bool:
+        return self.claims.renew(key, token, lease=lease)
+
+    async def release_idempotency(self, key: str, token: str) -> bool:
+        return self.claims.release(key, token)
+
+    async def close(self) -> None:
+        self.claims.close()
+        await super().close()

@@ -1,9 +1,15 @@
 """Store contract, idempotency: claims race safely, lapse with their lease, complete with a
-result that later claims get back, and can be released; only the holder's token counts."""
+result that later claims get back, and can be released; only the holder's token counts.
+
+Besides every store backend, this contract also runs as ``redis-sync``: the Redis store
+whose claims go through the workers' sync client (``RedisSyncClaims``), read back through
+the async store, so the two clients are proven to agree."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,9 +19,24 @@ from outlast.store import (
     InvalidRecordError,
     Store,
 )
+from outlast.testing import FakeClock
 
-from ._store_backends import Backend
+from ._store_backends import BACKENDS, Backend
 from ._store_factories import TRICKY_PAYLOAD
+
+
+@pytest.fixture(params=[*BACKENDS, "redis-sync"])
+async def backend(
+    request: pytest.FixtureRequest, redis_url: str, clock: FakeClock
+) -> AsyncIterator[Backend]:
+    """A store backend (or the sync claims on Redis) in a namespace of its own."""
+    built = Backend(
+        request.param, namespace=f"test-{uuid.uuid4().hex[:12]}", redis_url=redis_url, clock=clock
+    )
+    try:
+        yield built
+    finally:
+        await built.cleanup()
 
 
 async def test_concurrent_claims_have_exactly_one_winner(backend: Backend) -> None:

@@ -19,6 +19,9 @@ import asyncio
 import email.utils
 import itertools
 import math
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -45,7 +48,7 @@ from _workers import WorkerProcess, celery_worker_command, start_worker
 from outlast.config import Settings, reload_settings
 from outlast.errors import ConfigurationError, ValidationError
 from outlast.store import DeadLetter, RedisStore
-from outlast.tasks._gateway_client import charges_url, classify, gateway_client, post_charge
+from outlast.tasks._gateway_client import charges_url, classify, post_charge
 from outlast.tasks.payments import (
     CHARGE_TASK,
     PaymentGatewayUnavailableError,
@@ -359,47 +362,47 @@ def test_add_refuses_every_amount_that_is_not_positive(amount: float) -> None:
 # The gateway client on its own (no worker): every answer maps to the right error.
 
 
-async def post(gateway: PaymentGateway, key: str, *, client_timeout: float = 5.0) -> Any:
+def post(gateway: PaymentGateway, key: str, *, client_timeout: float = 5.0) -> Any:
     """One charge through ``post_charge`` with a client of this test's own."""
-    async with httpx.AsyncClient(timeout=client_timeout) as client:
+    with httpx.Client(timeout=client_timeout) as client:
         url = f"{gateway.url}/charges"
-        return await post_charge(client, url, {"user_id": "u"}, idempotency_key=key)
+        return post_charge(client, url, {"user_id": "u"}, idempotency_key=key)
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
-async def test_busy_answers_are_retryable_errors_carrying_the_status(
+def test_busy_answers_are_retryable_errors_carrying_the_status(
     status: int, gateway: PaymentGateway
 ) -> None:
     """408, 429 and 5xx become PaymentGatewayUnavailableError with the status on it."""
     key = new_key()
     gateway.fail_first(1, status=status, key=key)
     with pytest.raises(PaymentGatewayUnavailableError) as raised:
-        await post(gateway, key)
+        post(gateway, key)
     assert raised.value.status == status
     assert raised.value.retry_after is None
 
 
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 422])
-async def test_other_4xx_answers_are_permanent_errors(status: int, gateway: PaymentGateway) -> None:
+def test_other_4xx_answers_are_permanent_errors(status: int, gateway: PaymentGateway) -> None:
     """Any 4xx but 408 and 429 becomes PaymentRejectedError with the status on it."""
     key = new_key()
     gateway.fail_first(1, status=status, key=key)
     with pytest.raises(PaymentRejectedError) as raised:
-        await post(gateway, key)
+        post(gateway, key)
     assert raised.value.status == status
 
 
-async def test_a_retry_after_date_is_read_as_seconds_from_now(gateway: PaymentGateway) -> None:
+def test_a_retry_after_date_is_read_as_seconds_from_now(gateway: PaymentGateway) -> None:
     """A Retry-After given as an HTTP date is carried as the seconds until that date."""
     key = new_key()
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     gateway.fail_first(1, status=503, retry_after=when, key=key)
     with pytest.raises(PaymentGatewayUnavailableError) as raised:
-        await post(gateway, key)
+        post(gateway, key)
     assert raised.value.retry_after == pytest.approx(30, abs=2)
 
 
-async def test_a_gateway_that_does_not_answer_in_time_is_a_retryable_error(
+def test_a_gateway_that_does_not_answer_in_time_is_a_retryable_error(
     gateway: PaymentGateway,
 ) -> None:
     """A read timeout (the gateway holds the answer) is PaymentGatewayUnavailableError."""
@@ -407,25 +410,24 @@ async def test_a_gateway_that_does_not_answer_in_time_is_a_retryable_error(
     gateway.hold_first(1, key=key)
     try:
         with pytest.raises(PaymentGatewayUnavailableError, match="timed out"):
-            await post(gateway, key, client_timeout=0.3)
+            post(gateway, key, client_timeout=0.3)
     finally:
         gateway.release()
 
 
-async def test_a_2xx_body_that_is_not_json_is_returned_as_text(gateway: PaymentGateway) -> None:
+def test_a_2xx_body_that_is_not_json_is_returned_as_text(gateway: PaymentGateway) -> None:
     """The result of a 2xx is its JSON body, or its text when it is not JSON."""
     key = new_key()
     gateway.fail_first(1, status=202, key=key)  # a scripted 202 answers with a JSON error body
-    assert await post(gateway, key) == {"error": "scripted 202"}
+    assert post(gateway, key) == {"error": "scripted 202"}
     response = httpx.Response(200, text="charged: ch_9")
     assert classify(response, now=time.time()) == "charged: ch_9"
 
 
-async def test_a_url_that_is_not_http_is_a_configuration_error() -> None:
+def test_a_url_that_is_not_http_is_a_configuration_error() -> None:
     """A gateway URL httpx cannot use is a ConfigurationError, never an httpx exception."""
-    async with httpx.AsyncClient() as client:
-        with pytest.raises(ConfigurationError, match="cannot be used"):
-            await post_charge(client, "ftp://127.0.0.1/charges", {}, idempotency_key="k")
+    with httpx.Client() as client, pytest.raises(ConfigurationError, match="cannot be used"):
+        post_charge(client, "ftp://127.0.0.1/charges", {}, idempotency_key="k")
 
 
 def test_the_charges_url_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -439,15 +441,16 @@ def test_the_charges_url_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch
     assert charges_url() == "https://pay.example/v1/charges"
 
 
-async def test_each_event_loop_gets_one_client_with_the_payment_timeout(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """gateway_client() is one client per loop, timing out after Settings.payment_timeout."""
-    monkeypatch.setenv("OUTLAST_PAYMENT_TIMEOUT", "7.5")
-    reload_settings()
-    client = gateway_client()
-    try:
-        assert gateway_client() is client
-        assert client.timeout.read == 7.5
-    finally:
-        await client.aclose()
+def test_each_process_gets_one_client_with_the_payment_timeout() -> None:
+    """gateway_client() is one client per process, timing out after Settings.payment_timeout
+    (checked in a fresh process, whose settings are read once)."""
+    code = (
+        "from outlast.tasks._gateway_client import gateway_client as g;"
+        "print(g() is g(), g().timeout.read)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "OUTLAST_PAYMENT_TIMEOUT": "7.5"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "7.5"]
