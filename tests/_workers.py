@@ -9,6 +9,7 @@ SIGKILL), so no pool child outlives a test. ``.kill()`` is the SIGKILL a crash t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,12 +20,21 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import redis
 
 from _servers import delete_keys_with_prefix
 
-__all__ = ["WorkerProcess", "celery_worker_command", "fresh_namespace", "start_worker"]
+__all__ = [
+    "WorkerProcess",
+    "celery_worker_command",
+    "enqueue_from_app",
+    "fresh_namespace",
+    "start_worker",
+]
+
+TESTS_DIR = Path(__file__).resolve().parent
 
 _READY_TIMEOUT = 60.0
 _STOP_TIMEOUT = 15.0
@@ -131,3 +141,16 @@ def fresh_namespace(redis_url: str) -> Iterator[str]:
         delete_keys_with_prefix(client, f"outlast:{{{name}:")  # breaker and bulkhead keys
         delete_keys_with_prefix(client, f"{name}:")
         client.close()
+
+
+def enqueue_from_app(
+    env: Mapping[str, str], items: Sequence[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    """Enqueue ``items`` (``[name, args, kwargs, idempotency key]`` each) from a separate
+    process, as an application would (``_enqueue_cli.py``); what ``enqueue`` returned."""
+    done = subprocess.run(
+        [sys.executable, str(TESTS_DIR / "_enqueue_cli.py"), json.dumps(items)],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]

@@ -1,13 +1,18 @@
-"""Fixtures every worker-system test shares: a namespace of its own, and the broker."""
+"""Fixtures every worker-system test shares: a namespace of its own, the broker, a client
+app for task results, and the store the workers write to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from celery import Celery
 
 from _brokers import BROKERS, broker_for_test
 from _workers import fresh_namespace
+from outlast.config import Settings
+from outlast.store import RedisStore
+from outlast.workers import create_app
 
 
 @pytest.fixture
@@ -22,3 +27,20 @@ def broker_url(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
     """The broker of this run of the test: the test Redis, or RabbitMQ where one answers."""
     with broker_for_test(request.param, redis_url) as url:
         yield url
+
+
+@pytest.fixture
+def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
+    """A client app on the test's broker for sending tasks and reading their results
+    (kept in the test Redis, namespaced, whatever the broker)."""
+    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+async def store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
+    """The store the workers write to: the test Redis, the test's namespace."""
+    opened = RedisStore(redis_url, namespace=namespace)
+    yield opened
+    await opened.close()

@@ -32,10 +32,9 @@ import redis
 from celery import Celery
 
 from _workers import WorkerProcess, celery_worker_command, start_worker
-from outlast.config import Settings, reload_settings
+from outlast.config import reload_settings
 from outlast.resilience import CircuitBreaker, get_circuit_breaker
 from outlast.store import RedisStore
-from outlast.workers import create_app
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 BREAKER = "tests_guarded"
@@ -72,14 +71,6 @@ def breaker(redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("OUTLAST_NAMESPACE", namespace)
     reload_settings()
     return get_circuit_breaker(BREAKER, scope="cluster", recovery_timeout=RECOVERY)
-
-
-@pytest.fixture
-def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app for reading task states and results."""
-    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
-    yield app
-    app.close()
 
 
 def enqueue(env: dict[str, str], name: str, prefix: str) -> str:

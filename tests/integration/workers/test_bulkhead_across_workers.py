@@ -6,15 +6,12 @@ counts in Redis how many calls hold a permit at once. Runs once per broker."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import redis
 
-from _workers import celery_worker_command, start_worker
+from _workers import celery_worker_command, enqueue_from_app, start_worker
 from outlast.config import Settings
 from outlast.workers import create_app
 
@@ -47,7 +44,7 @@ def test_a_full_bulkhead_defers_work_across_workers_without_spending_attempts(
     try:
         with start_worker(env, first_command) as first, start_worker(env, second_command) as second:
             sent = enqueue_from_app(env, items)
-            outcomes = [results.AsyncResult(task_id).get(timeout=60) for task_id in sent]
+            outcomes = [results.AsyncResult(one["task_id"]).get(timeout=60) for one in sent]
             logs = first.log() + second.log()
     finally:
         results.close()
@@ -61,13 +58,3 @@ def test_a_full_bulkhead_defers_work_across_workers_without_spending_attempts(
     assert peak == 2
     assert attempts == [1] * TASKS
     assert "Retry in" in logs  # some work found the bulkhead full and came back later
-
-
-def enqueue_from_app(env: dict[str, str], items: list[list[object]]) -> list[str]:
-    """Enqueue ``items`` from a separate process, as an application would; the task ids."""
-    done = subprocess.run(
-        [sys.executable, str(TESTS_DIR / "_enqueue_cli.py"), json.dumps(items)],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line)["task_id"] for line in done.stdout.splitlines()]

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,8 @@ from _smtp_server import (
     start_smtp_server,
 )
 from _workers import WorkerProcess, celery_worker_command, start_worker
-from outlast.config import Settings
 from outlast.store import RedisStore
 from outlast.tasks.emails import SEND_TASK, EmailRejectedError, message_id_for
-from outlast.workers import create_app
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 SENDER = "Outlast Tests <robot@outlast.example>"
@@ -67,22 +65,6 @@ def env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
         "OUTLAST_RETRIES__EMAIL_SENDING__JITTER": "false",
         "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
     }
-
-
-@pytest.fixture
-def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app for reading task results."""
-    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-async def store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
-    """The store the workers write dead letters to."""
-    opened = RedisStore(redis_url, namespace=namespace)
-    yield opened
-    await opened.close()
 
 
 @contextlib.contextmanager

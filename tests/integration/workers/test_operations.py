@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,8 @@ import pytest
 import redis
 from celery import Celery
 
-from _workers import WorkerProcess, celery_worker_command, start_worker
-from outlast.config import Settings
+from _workers import WorkerProcess, celery_worker_command, enqueue_from_app, start_worker
 from outlast.store import RedisStore
-from outlast.workers import create_app
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 
@@ -60,33 +57,11 @@ def worker(env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
         yield running
 
 
-@pytest.fixture
-def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app for reading task results (and sending raw messages)."""
-    settings = Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace)
-    app = create_app(settings)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-async def store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
-    """The store the workers write to (same Redis, same namespace)."""
-    opened = RedisStore(redis_url, namespace=namespace)
-    yield opened
-    await opened.close()
-
-
 def enqueue(
     env: dict[str, str], *items: tuple[str, list[Any], dict[str, Any], str | None]
 ) -> list[dict[str, Any]]:
     """Enqueue ``items`` from a separate process; what enqueue returned for each."""
-    done = subprocess.run(
-        [sys.executable, str(TESTS_DIR / "_enqueue_cli.py"), json.dumps(items)],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
+    return enqueue_from_app(env, items)
 
 
 def replay(env: dict[str, str], letter_id: str) -> str:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -45,7 +45,7 @@ from _payments_app import (
     tuned_payments_env,
 )
 from _workers import WorkerProcess, celery_worker_command, start_worker
-from outlast.config import Settings, reload_settings
+from outlast.config import reload_settings
 from outlast.errors import ConfigurationError, ValidationError
 from outlast.store import DeadLetter, RedisStore
 from outlast.tasks._gateway_client import charges_url, classify, post_charge
@@ -56,7 +56,6 @@ from outlast.tasks.payments import (
     Queued,
     payment_queue,
 )
-from outlast.workers import create_app
 
 # Pool processes of the shared worker. The schedule test sends this many payments at once:
 # more would wait in the queue behind each other's retries and stretch the gaps.
@@ -109,22 +108,6 @@ def worker(env: dict[str, str], gateway: PaymentGateway) -> Iterator[WorkerProce
         assert gateway.wait_for_held(held_before + CONCURRENCY, timeout=30)
         gateway.release()
         yield running
-
-
-@pytest.fixture(scope="module")
-def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app for reading task results."""
-    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-async def store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
-    """The store the workers write dead letters to."""
-    opened = RedisStore(redis_url, namespace=namespace)
-    yield opened
-    await opened.close()
 
 
 def gaps(gateway: PaymentGateway, key: str) -> list[float]:

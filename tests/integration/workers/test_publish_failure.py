@@ -28,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +85,6 @@ def results(redis_url: str, broker: RedisServer, namespace: str) -> Iterator[Cel
     app = create_app(settings)
     yield app
     app.close()
-
-
-@pytest.fixture
-async def store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
-    """The store the worker writes its dead letters to."""
-    opened = RedisStore(redis_url, namespace=namespace)
-    yield opened
-    await opened.close()
 
 
 def run_with_env(env: dict[str, str], *argv: str) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from celery import Celery
@@ -35,10 +35,8 @@ from celery import Celery
 from _gateway import PaymentGateway
 from _payments_app import add_payments, new_key, payments_env
 from _workers import WorkerProcess, celery_worker_command, start_worker
-from outlast.config import Settings
 from outlast.store import RedisStore
 from outlast.tasks.payments import CHARGE_TASK
-from outlast.workers import create_app
 
 ROUNDS = 20
 CONCURRENCY = 4
@@ -67,22 +65,6 @@ def env(redis_url: str, broker_url: str, namespace: str, gateway: PaymentGateway
         broker_visibility_timeout=str(VISIBILITY_TIMEOUT),
         idempotency_claim_lease=str(CLAIM_LEASE),
     )
-
-
-@pytest.fixture
-def results(redis_url: str, broker_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app for reading task results."""
-    app = create_app(Settings(broker_url=broker_url, redis_url=redis_url, namespace=namespace))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-async def store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
-    """The store the workers write dead letters to."""
-    opened = RedisStore(redis_url, namespace=namespace)
-    yield opened
-    await opened.close()
 
 
 @contextlib.contextmanager

@@ -7,30 +7,17 @@ is what this checks (the broker suites run the prefork pool on both).
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
 
-from _workers import celery_worker_command, start_worker
+from _workers import celery_worker_command, enqueue_from_app, start_worker
 from outlast.config import Settings
 from outlast.workers import create_app
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
-
-
-def enqueue_from_app(env: dict[str, str], items: list[list[Any]]) -> list[str]:
-    """Enqueue ``items`` from a separate process; the task ids."""
-    done = subprocess.run(
-        [sys.executable, str(TESTS_DIR / "_enqueue_cli.py"), json.dumps(items)],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line)["task_id"] for line in done.stdout.splitlines()]
 
 
 def test_concurrent_async_and_claiming_tasks_run_on_a_threads_pool(
@@ -55,7 +42,8 @@ def test_concurrent_async_and_claiming_tasks_run_on_a_threads_pool(
             ]
             items += [["tests.flaky", [f"{namespace}:s{i}", 0], {}, None] for i in range(12)]
             outcomes = [
-                results.AsyncResult(t).get(timeout=60) for t in enqueue_from_app(env, items)
+                results.AsyncResult(sent["task_id"]).get(timeout=60)
+                for sent in enqueue_from_app(env, items)
             ]
             log = worker.log()
     finally:
