@@ -25,6 +25,7 @@ from outlast.workers._execute import execute
 from outlast.workers._execute_sync import execute_sync
 from outlast.workers._operations import OperationSpec, operation
 from outlast.workers._steps import Dead, Defer, Done, Retry, Step
+from outlast.workers._sync_claimer import SyncClaimer
 
 RETRY = RetryConfig(
     max_attempts=3, initial_delay=0.5, jitter=Jitter.NONE, retryable_exceptions=[ConnectionError]
@@ -172,9 +173,10 @@ def test_breaker_ignores_takes_exception_classes() -> None:
         operation("unit.bad", breaker_ignores=("declined",))(add)  # type: ignore[arg-type]
 
 
-async def test_idempotent_work_defers_while_the_store_does_not_answer() -> None:
+@pytest.mark.parametrize("driver", ["loop", "thread"])
+async def test_idempotent_work_defers_while_the_store_does_not_answer(driver: str) -> None:
     """With no store answering (a closed port), idempotent work is deferred uncalled,
-    spending no attempt, instead of running without its claim."""
+    spending no attempt, instead of running without its claim: on both drivers."""
     calls: list[int] = []
 
     def charge(a: int, b: int) -> int:
@@ -182,10 +184,13 @@ async def test_idempotent_work_defers_while_the_store_does_not_answer() -> None:
         return a + b
 
     down = RedisStore(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
-    step = await execute(
-        spec(charge, idempotent=True), (1, 2), {}, Envelope(key="k", attempt=2),
-        store=down, clock=FakeClock(), claim_lease=9,
-    )  # fmt: skip
+    op, envelope = spec(charge, idempotent=True), Envelope(key="k", attempt=2)
+    if driver == "loop":
+        step = await execute(op, (1, 2), {}, envelope, store=down, clock=FakeClock(), claim_lease=9)
+    else:
+        claimer = SyncClaimer(down.sync_claims(), lease=9)
+        step = execute_sync(op, (1, 2), {}, envelope, clock=FakeClock(), claimer=claimer)
+        claimer.close()
     await down.close()
     assert shape(step) == ("defer", STORE_DEFER, "store_unavailable")
     assert calls == []
