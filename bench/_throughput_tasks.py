@@ -2,7 +2,8 @@
 
 ``bench.plain`` is a plain Celery task on the same app (so the same acks_late,
 reject_on_worker_lost, prefetch 1, task events, JSON and result backend), with none of
-Outlast's execution core; ``bench.noop`` is the same no-op as an ``@operation``.
+Outlast's execution core; ``bench.noop`` is the same no-op as an ``@operation``, and
+``bench.noop_claimed`` the same again with ``idempotent=True`` (a claim per task).
 ``bench.plain_charge`` is a plain Celery task that makes the HTTP call a charge makes
 (one pooled ``httpx`` client per process, the same URL, body and ``Idempotency-Key``),
 so the payment row can be set beside the cost of its HTTP call alone.
@@ -29,6 +30,12 @@ def plain(value: int) -> int:
 @operation("bench.noop")
 def noop(value: int) -> int:
     """Return at once: what an ``@operation`` costs beyond the plain task."""
+    return value
+
+
+@operation("bench.noop_claimed", idempotent=True)
+def noop_claimed(value: int) -> int:
+    """The no-op with an idempotency claim: what claiming and completing a key costs."""
     return value
 
 

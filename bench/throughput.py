@@ -12,6 +12,9 @@ it can and measures from the first send to the last result stored (the latest
   Outlast's execution core (no envelope split, no policy, no breaker lookup).
 - ``no-op @operation``: ``bench.noop``, the same no-op registered with ``@operation`` and
   sent with ``enqueue``.
+- ``idempotent no-op``: ``bench.noop_claimed``, the no-op with
+  ``idempotent=True``, each with its own key: what a claim and its completion cost
+  (informational; the issue's target names the no-op and the charge).
 - ``plain task + charge POST``: ``bench.plain_charge``, a plain Celery task that makes the
   charge's HTTP call (sync ``httpx``, pooled) and nothing else: the floor under a charge.
 - ``outlast.payments.charge``: sent with ``payment_queue.add`` (each payment with its own
@@ -82,6 +85,7 @@ WARM_UP = 50
 TARGET = 0.85
 PLAIN = "plain Celery task"
 PLAIN_HTTP = "plain task + charge POST"
+CLAIMED = "idempotent no-op"
 CHARGE = "outlast.payments.charge"
 
 
@@ -99,6 +103,10 @@ def send_plain(i: int, _: int) -> str:
 
 def send_noop(i: int, _: int) -> str:
     return str(enqueue("bench.noop", i)["task_id"])
+
+
+def send_noop_claimed(i: int, r: int) -> str:
+    return str(enqueue("bench.noop_claimed", i, idempotency_key=f"noop-{r}-{i}")["task_id"])
 
 
 def send_plain_charge(i: int, r: int) -> str:
@@ -210,6 +218,7 @@ def main() -> None:
     rows = [
         Row(PLAIN, send_plain),
         Row("no-op @operation", send_noop),
+        Row(CLAIMED, send_noop_claimed),
         Row(PLAIN_HTTP, send_plain_charge),
     ]
     if HAS_PAYMENTS:
@@ -240,7 +249,9 @@ def report(rates: dict[str, list[float]]) -> None:
     for label, values in rates.items():
         ratios = [value / plain for value, plain in zip(values, rates[PLAIN], strict=True)]
         ratio = statistics.median(ratios)
-        verdict = "" if label in (PLAIN, PLAIN_HTTP) else "ok" if ratio >= TARGET else "BELOW"
+        verdict = (
+            "" if label in (PLAIN, PLAIN_HTTP, CLAIMED) else "ok" if ratio >= TARGET else "BELOW"
+        )
         spread = f"{ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
         print(f"{label:<26} {max(values):7.0f} {statistics.median(values):9.0f} {spread:>26}"
               f"   {verdict}")  # fmt: skip
