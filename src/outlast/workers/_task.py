@@ -57,6 +57,9 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     def _step(
         self, spec: OperationSpec, args: tuple[Any, ...], kwargs: dict[str, Any], envelope: Envelope
     ) -> Step:
+        """One attempt through the core: on the task's thread for sync operations (claims
+        through the sync client), on the worker's loop for async ones, and for sync ones
+        whose store only the async client can reach (MongoDB)."""
         claimer = worker_claimer() if spec.idempotent else None
         if spec.is_async or (spec.idempotent and claimer is None):
             lease = get_settings().idempotency_claim_lease
