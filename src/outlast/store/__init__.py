@@ -31,6 +31,7 @@ from outlast.store._records import (
     Snapshot,
 )
 from outlast.store._redis import RedisStore
+from outlast.store._redis_sync_claims import RedisSyncClaims
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -49,6 +50,7 @@ __all__ = [
     "MongoStore",
     "RecoveryAttempt",
     "RedisStore",
+    "RedisSyncClaims",
     "ScheduledRetry",
     "Snapshot",
     "Store",

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from outlast.store import IdempotencyClaim, StoreUnavailableError
-from outlast.store._redis_sync_claims import RedisSyncClaims
+from outlast.store import IdempotencyClaim, RedisSyncClaims, StoreUnavailableError
 
 __all__ = ["HeldClaim", "SyncClaimer"]
 
