@@ -70,7 +70,7 @@ def test_a_standby_takes_over_when_the_leader_stops_renewing(
     leader, standby = LeaderLease(link, key, ttl=0.3), LeaderLease(link, key, ttl=0.3)
     assert leader.hold() is True
     assert standby.hold() is False
-    time.sleep(0.45)
+    time.sleep(0.45)  # the lease lapses on the Redis server's clock, not one we inject
     assert standby.hold() is True
     assert leader.hold() is False
     assert leader.held is False
@@ -149,7 +149,7 @@ def test_only_the_scheduler_holding_the_lease_sends(
         assert leader.lease.held
         assert standby.tick() <= 1.0
         assert not standby.lease.held
-        time.sleep(0.25)
+        time.sleep(0.25)  # Celery's schedule comes due on its own (real) clock
         assert standby.tick() == 0  # the due entry was taken off the schedule, and skipped
         assert client.llen(queue) == 0
         assert leader.tick() == 0
@@ -157,7 +157,7 @@ def test_only_the_scheduler_holding_the_lease_sends(
         leader.close()
         standby.tick()
         assert standby.lease.held
-        time.sleep(0.25)
+        time.sleep(0.25)  # Celery's schedule comes due on its own (real) clock
         standby.tick()
         assert client.llen(queue) == 2
     finally:
