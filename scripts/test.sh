@@ -4,9 +4,12 @@
 #     bash scripts/test.sh [pytest arguments...]      e.g. bash scripts/test.sh -k breaker
 #
 # 1. Creates .venv with the first Python 3.11+ it finds ($OUTLAST_PYTHON, python3, python3.13,
-#    python3.12, python3.11, python), upgrades pip and runs `pip install -e ".[dev]"`. The
-#    install is skipped while pyproject.toml is unchanged since the last one
-#    (OUTLAST_REINSTALL=1 forces it).
+#    python3.12, python3.11, python) and installs exactly requirements/dev.lock (pinned, with
+#    hashes; scripts/lock.sh refreshes it), then the project itself, editable, with no
+#    further dependencies. The install is skipped while the lock and pyproject.toml are
+#    unchanged since the last one (OUTLAST_REINSTALL=1 forces it).
+#    OUTLAST_DEPS=newest instead uses .venv-newest and the newest releases that
+#    pyproject.toml's ranges admit, to see an upcoming break before users do.
 # 2. Runs ruff check, ruff format --check and mypy over the whole repository.
 # 3. Makes sure a Redis answers (scripts/ensure_redis.py): $OUTLAST_TEST_REDIS_URL if it
 #    answers, else $OUTLAST_TEST_REDIS_PROBE_URL (default redis://127.0.0.1:6379/0), else a
@@ -22,7 +25,15 @@
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
-VENV="$PWD/.venv"
+DEPS="${OUTLAST_DEPS:-locked}"
+case "$DEPS" in
+locked) VENV="$PWD/.venv" ;;
+newest) VENV="$PWD/.venv-newest" ;;
+*)
+    printf 'test.sh: ERROR: OUTLAST_DEPS=%s; expected locked (the default) or newest\n' "$DEPS" >&2
+    exit 2
+    ;;
+esac
 PY="$VENV/bin/python"
 NEEDS_PY='import sys; sys.exit(sys.version_info < (3, 11))'
 
@@ -63,14 +74,26 @@ OUTLAST_PYTHON=/path/to/python3.11"
 install_dependencies() {
     local stamp="$VENV/.outlast-installed" wanted
     wanted="$("$PY" -c 'import hashlib, sys
-print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest(), sys.version)')"
-    if [ "${OUTLAST_REINSTALL:-0}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-        say "dependencies: up to date with pyproject.toml (OUTLAST_REINSTALL=1 forces a reinstall)"
+digest = hashlib.sha256()
+for name in ("pyproject.toml", "requirements/dev.lock"):
+    digest.update(open(name, "rb").read())
+print(digest.hexdigest(), sys.version)')"
+    if [ "$DEPS" = locked ] && [ "${OUTLAST_REINSTALL:-0}" != 1 ] && [ -f "$stamp" ] &&
+        [ "$(cat "$stamp")" = "$wanted" ]; then
+        say "dependencies: up to date with requirements/dev.lock (OUTLAST_REINSTALL=1 forces a reinstall)"
         return 0
     fi
-    say "installing: pip, then the project with its dev extra"
-    "$PY" -m pip install --quiet --progress-bar off --upgrade pip || die "could not upgrade pip"
-    "$PY" -m pip install --quiet --progress-bar off -e ".[dev]" || die "pip install -e .[dev] failed"
+    local pip=("$PY" -m pip install --quiet --progress-bar off)
+    if [ "$DEPS" = newest ]; then
+        say "installing: the project with its dev extra, newest releases (not the lock)"
+        "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[dev]" || die "pip install -e .[dev] failed"
+        return 0
+    fi
+    say "installing: requirements/dev.lock (pinned, hashed), then the project itself"
+    "${pip[@]}" --require-hashes --no-deps -r requirements/dev.lock ||
+        die "pip install -r requirements/dev.lock failed"
+    "${pip[@]}" --no-deps --no-build-isolation -e . || die "pip install -e . failed"
+    "$PY" -m pip check || die "the installed packages do not fit together (pip check)"
     printf '%s\n' "$wanted" >"$stamp"
 }
 

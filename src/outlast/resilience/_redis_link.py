@@ -209,9 +209,9 @@ def _sync_client(url: str, timeout: float) -> Any:
         hosts, service, db = _sentinel_parts(url)
         # sentinel_kwargs too: redis-py gives the sentinels' clients only the socket_*
         # options, so asking a dead sentinel for the master would retry 10 times.
-        sentinel = redis.sentinel.Sentinel(hosts, sentinel_kwargs=options, **options)  # type: ignore[no-untyped-call]
+        sentinel = redis.sentinel.Sentinel(hosts, sentinel_kwargs=options, **options)
         credentials = _master_credentials(url)
-        return sentinel.master_for(service, db=db, **options, **credentials)  # type: ignore[no-untyped-call]
+        return sentinel.master_for(service, db=db, **options, **credentials)
     return redis.Redis.from_url(url, **options)
 
 
@@ -222,7 +222,7 @@ def _async_client(url: str, timeout: float) -> Any:
     options["retry"] = AsyncRetry(NoBackoff(), 0)
     if url.startswith("redis+sentinel://"):
         hosts, service, db = _sentinel_parts(url)
-        sentinel = redis.asyncio.sentinel.Sentinel(hosts, sentinel_kwargs=options, **options)  # type: ignore[no-untyped-call]
+        sentinel = redis.asyncio.sentinel.Sentinel(hosts, sentinel_kwargs=options, **options)
         return sentinel.master_for(service, db=db, **options, **_master_credentials(url))
     return redis.asyncio.Redis.from_url(url, **options)
 
