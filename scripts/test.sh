@@ -10,7 +10,8 @@
 #    unchanged since the last one (OUTLAST_REINSTALL=1 forces it).
 #    OUTLAST_DEPS=newest instead uses .venv-newest and the newest releases that
 #    pyproject.toml's ranges admit, to see an upcoming break before users do.
-# 2. Runs ruff check, ruff format --check and mypy over the whole repository.
+# 2. Runs ruff check, ruff format --check and mypy over the whole repository, and lint-imports
+#    (the layering contracts in pyproject.toml).
 # 3. Makes sure a Redis answers (scripts/ensure_redis.py): $OUTLAST_TEST_REDIS_URL if it
 #    answers, else $OUTLAST_TEST_REDIS_PROBE_URL (default redis://127.0.0.1:6379/0), else a
 #    redis-server it starts on a free 127.0.0.1 port. The binary (also used by tests that
@@ -164,6 +165,7 @@ install_dependencies
 step "ruff check" "$VENV/bin/ruff" check .
 step "ruff format" "$VENV/bin/ruff" format --check .
 step "mypy" "$VENV/bin/mypy"
+step "import layering" "$VENV/bin/lint-imports" --no-cache
 ensure_redis
 step "pytest" run_pytest "$@"
 
@@ -172,4 +174,4 @@ if [ "${#failures[@]}" -ne 0 ]; then
     printf '  - %s\n' "${failures[@]}" >&2
     exit 1
 fi
-printf '\ntest.sh: OK (ruff check, ruff format, mypy, pytest)\n'
+printf '\ntest.sh: OK (ruff check, ruff format, mypy, import layering, pytest)\n'
