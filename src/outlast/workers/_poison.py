@@ -1,29 +1,28 @@
 """Poison messages: a task nobody registered, or a message the worker cannot decode.
 
-Celery acknowledges such messages and moves on; these signal handlers first write them to
-the dead-letter store with the raw message, so they can be inspected and replayed.
+:func:`poison_letter` makes the dead letter of such a message with its raw arguments and,
+like every dead letter, the idempotency key its envelope carried (outside the arguments,
+so a replay runs under that key and work done meanwhile is not done again). The worker's
+consumer (``_consumer``) keeps the letter before it lets the message go.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
-from celery import signals
-
 from outlast.store import DeadLetter
-from outlast.workers._loop import run_on_process_loop
-from outlast.workers._store import worker_store
+from outlast.workers._envelope import Envelope
 
 __all__ = ["poison_letter"]
 
-log = logging.getLogger("outlast.workers")
 
-
-def poison_letter(*, name: str, task_id: str | None, body: Any, error: BaseException) -> DeadLetter:
+def poison_letter(
+    *, name: str, task_id: str | None, body: Any, error: BaseException, queue: str | None = None
+) -> DeadLetter:
     """The dead letter of a message no task could run."""
     args, kwargs = _arguments(body)
+    envelope, kwargs = _envelope(kwargs, fallback_key=task_id or "")
     return DeadLetter(
         id=f"{task_id or time.time_ns()}:poison",
         task_name=name or "<unknown>",
@@ -33,7 +32,10 @@ def poison_letter(*, name: str, task_id: str | None, body: Any, error: BaseExcep
         failed_at=time.time(),
         args=args,
         kwargs=kwargs,
+        attempts=envelope.attempt,
         task_id=task_id,
+        queue=queue,
+        idempotency_key=envelope.key or None,
     )
 
 
@@ -46,26 +48,10 @@ def _arguments(body: Any) -> tuple[list[Any], dict[str, Any]]:
     return [repr(body)[:10_000]], {}
 
 
-def _store_letter(letter: DeadLetter) -> None:
+def _envelope(kwargs: dict[str, Any], *, fallback_key: str) -> tuple[Envelope, dict[str, Any]]:
+    """The envelope in ``kwargs`` and the rest. Without one, the key is the one a worker
+    would have used (the task id; empty when the message has none)."""
     try:
-        run_on_process_loop(worker_store().add_dead_letter(letter))
-    except Exception:
-        log.critical("poison dead letter could not be stored: %r", letter.to_document())
-
-
-@signals.task_unknown.connect
-def _unknown_task(*, name: str, id: str, message: Any, exc: BaseException, **_: Any) -> None:
-    body = getattr(message, "payload", None)
-    _store_letter(poison_letter(name=name, task_id=id, body=body, error=exc))
-
-
-@signals.task_rejected.connect
-def _rejected_message(*, message: Any, exc: BaseException | None = None, **_: Any) -> None:
-    headers = getattr(message, "headers", None) or {}
-    body = getattr(message, "body", None)
-    error = exc or ValueError("message rejected by the worker")
-    _store_letter(
-        poison_letter(
-            name=headers.get("task", ""), task_id=headers.get("id"), body=body, error=error
-        )
-    )
+        return Envelope.split(kwargs, fallback_key=fallback_key)
+    except (TypeError, ValueError):  # a malformed envelope: keep the arguments as they came
+        return Envelope(key=fallback_key), kwargs

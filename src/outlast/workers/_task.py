@@ -3,9 +3,12 @@
 Done returns the result. Defer and Retry come back later: within
 ``retry_park_threshold`` seconds through ``Task.retry(countdown=...)``, beyond it parked
 in the store's retry schedule (a beat job releases it on time), because long delays must
-not ride on broker ETAs. Dead writes a dead letter and fails the task. A retry message
-that cannot be published becomes a dead letter too, and so does work the core itself
-failed on (``internal_error``, e.g. a result that is not JSON); nothing is dropped silently.
+not ride on broker ETAs. Dead writes a dead letter and fails the task, logged once (the
+letter's line, not Celery's traceback too). A retry message that cannot be published
+becomes a dead letter too, and so does work the core itself failed on
+(``internal_error``, e.g. a result that is not JSON). A letter the store refuses waits on
+the broker (``_keep_letter``) before the message is acknowledged, and when the broker
+refuses it as well the message is requeued: nothing is dropped, silently or not.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ from outlast.workers._dead_letter import dead_letter_for
 from outlast.workers._envelope import Envelope
 from outlast.workers._execute import execute
 from outlast.workers._execute_sync import execute_sync
+from outlast.workers._keep_letter import LetterNotKept, keep_letter, requeue_later
+from outlast.workers._letter_log import quiet_failure_log
 from outlast.workers._loop import run_on_process_loop
 from outlast.workers._operations import OperationSpec, spec_for
 from outlast.workers._steps import Defer, Done, Retry, Step
 from outlast.workers._store import worker_claimer, worker_store
+from outlast.workers._worker_losses import forget_starts, refuse_after_losses
 
 __all__ = ["ResilientTask", "register_task"]
 
@@ -43,15 +49,20 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     reject_on_worker_lost = True
     max_retries = None
     typing = False  # bad arguments reach the core, which dead-letters them as poison
+    # In the worker's main process: records pool losses, settles hard time limits.
+    Request = "outlast.workers._request:OperationRequest"
 
     def run_operation(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one attempt of this task's operation and act on the outcome."""
         spec = spec_for(self.name)
         envelope, kwargs = Envelope.split(kwargs, fallback_key=str(self.request.id))
+        refuse_after_losses(self, spec, args, kwargs, envelope)
         try:
             step = self._step(spec, args, kwargs, envelope)
         except Exception as error:  # the core's own failure (the operation's are Steps)
             self._dead(spec, args, kwargs, envelope, "internal_error", error)
+        finally:
+            forget_starts(str(self.request.id))
         return self._act(step, spec, args, kwargs, envelope)
 
     def _step(
@@ -165,13 +176,12 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
             queue=spec.queue,
             failed_at=SYSTEM_CLOCK.time(),
         )
+        queue = (self.request.delivery_info or {}).get("routing_key") or spec.queue
         try:
-            run_on_process_loop(worker_store().add_dead_letter(letter))
-        except Exception:
-            # The last resort: the whole letter goes to the log, so it is still recoverable.
-            log.critical("dead letter could not be stored: %r", letter.to_document())
-            raise
-        log.warning("%s: dead letter %s (%s): %r", spec.name, letter.id, reason, error)
+            keep_letter(letter, queue=queue)  # stored, or waiting on the broker
+        except LetterNotKept as not_kept:
+            requeue_later(not_kept)
+        quiet_failure_log(self.request.id)  # the letter's line says it all
         raise error
 
 

@@ -1,0 +1,99 @@
+"""Each dead letter is logged once, by Outlast, with where it went and how to replay it.
+
+A real prefork worker dead-letters three kinds of work: a non-retryable failure, retries
+exhausted, and a message for a task nobody registered. Its log must hold exactly one line
+per letter (naming the letter's id and the replay call), and none of Celery's own lines
+for the same failures: no "raised unexpected", no traceback of the failure, no "ignored
+and discarded".
+Redis broker only: what is logged does not depend on the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from _workers import WorkerProcess, celery_worker_command, enqueue_from_app, start_worker
+from outlast.config import Settings
+from outlast.store import DeadLetter, RedisStore
+from outlast.workers import create_app
+
+TESTS_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(redis_url: str, namespace: str) -> dict[str, str]:
+    """The worker system's environment, all on the test Redis."""
+    return {
+        "OUTLAST_BROKER_URL": redis_url,
+        "OUTLAST_REDIS_URL": redis_url,
+        "OUTLAST_TEST_REDIS_URL": redis_url,
+        "OUTLAST_NAMESPACE": namespace,
+        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+
+
+@pytest.fixture
+def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """One prefork process on the operations queue: it runs the test's messages in order."""
+    with start_worker(env, celery_worker_command(["operations"], concurrency=1)) as running:
+        yield running
+
+
+@pytest.fixture
+def app(redis_url: str, namespace: str) -> Iterator[Celery]:
+    """A client app for sending a raw message and reading results."""
+    client = create_app(Settings(broker_url=redis_url, redis_url=redis_url, namespace=namespace))
+    yield client
+    client.close()
+
+
+async def letters_of(store: RedisStore, names: list[str], seconds: float) -> list[DeadLetter]:
+    """One dead letter for each task name in ``names`` (fails after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = [await store.list_dead_letters(task_name=name) for name in names]
+        if all(found) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert all(len(letters) == 1 for letters in found), found
+    return [letters[0] for letters in found]
+
+
+async def test_each_dead_letter_is_one_log_line_naming_its_replay(
+    env: dict[str, str], worker: WorkerProcess, app: Celery, store: RedisStore, namespace: str
+) -> None:
+    """Non-retryable, exhausted and unknown-task letters: one line each, no Celery lines."""
+    enqueue_from_app(
+        env,
+        [
+            ["tests.refused", [f"{namespace}:refused"], {}, "log-1"],
+            ["tests.flaky", [f"{namespace}:exhausted", 99], {}, "log-2"],
+        ],
+    )
+    app.send_task("tests.nobody_home", args=[1], queue="operations")
+    names = ["tests.refused", "tests.flaky", "tests.nobody_home"]
+    letters = await letters_of(store, names, seconds=30)
+    # The single process runs this after the failures above are fully handled (and logged).
+    [done] = enqueue_from_app(env, [["tests.noop", [1], {}, None]])
+    await asyncio.to_thread(app.AsyncResult(done["task_id"]).get, timeout=30)
+
+    lines = worker.log().splitlines()
+    for letter in letters:
+        about = [line for line in lines if letter.id in line]
+        assert len(about) == 1, (letter.id, about)
+        assert f"outlast.dead_letters.replay({letter.id!r})" in about[0]
+        assert letter.reason in about[0]
+        # A traceback of the failure would end with this line too.
+        error = f"{letter.error_type.rsplit('.', 1)[-1]}: {letter.error_message}"
+        assert len([line for line in lines if error in line]) == 1, error
+    text = "\n".join(lines)
+    assert "raised unexpected" not in text
+    assert "ignored and discarded" not in text
