@@ -26,6 +26,7 @@ from outlast.errors import (
     OperationTimeoutError,
     OutlastError,
     ServiceUnavailableError,
+    SettingsError,
     ValidationError,
 )
 from outlast.resilience import (
@@ -91,6 +92,7 @@ __all__ = [
     "RetryScheduled",
     "RetryStrategy",
     "ServiceUnavailableError",
+    "SettingsError",
     "ValidationError",
     "WindowType",
     "add_listener",

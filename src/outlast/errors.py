@@ -13,6 +13,7 @@ that is safe to show to an end user (it never contains hosts, queries or stack f
     │   └── StoreUnavailableError    the durable store did not answer; .backend, .operation
     ├── InternalError                an unexpected error; .reference_id ties it to the logs
     └── ConfigurationError           a setting or profile is invalid
+        └── SettingsError            settings failed to load; .problems names each variable
 
 Third-party exceptions are translated at one boundary (``handle_errors`` with
 ``user_friendly_errors=True``); the original is kept as ``__cause__``.
@@ -36,6 +37,7 @@ __all__ = [
     "OperationTimeoutError",
     "OutlastError",
     "ServiceUnavailableError",
+    "SettingsError",
     "StoreUnavailableError",
     "ValidationError",
 ]
@@ -221,3 +223,26 @@ class ConfigurationError(OutlastError):
     """A setting, profile or argument is invalid; the message names it."""
 
     default_code = "CONFIGURATION_ERROR"
+
+
+class SettingsError(ConfigurationError):
+    """Settings failed to load: one message naming every bad variable.
+
+    ``problems`` has one :class:`FieldError` per bad setting: ``field`` is where the value
+    came from (``OUTLAST_SMTP_PORT``, or ``outlast.toml: smtp_port``), ``message`` says what
+    it holds and what is expected.
+    """
+
+    default_code = "SETTINGS_ERROR"
+
+    def __init__(self, problems: list[FieldError]) -> None:
+        self.problems = tuple(problems)
+        lines = [f"{p.field} {p.message}" for p in self.problems]
+        if len(lines) == 1:
+            message = f"invalid setting: {lines[0]}"
+        else:
+            message = "invalid settings:\n" + "\n".join(f"  {line}" for line in lines)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[SettingsError], tuple[list[FieldError]]]:
+        return (type(self), (list(self.problems),))

@@ -30,6 +30,7 @@ PUBLIC = [
     "RetryScheduled",
     "RetryStrategy",
     "ServiceUnavailableError",
+    "SettingsError",
     "ValidationError",
     "WindowType",
     "add_listener",

@@ -3,6 +3,10 @@
 ``get_circuit_breaker_config("database")`` and its siblings return the seed's profile for
 that name with any settings override applied; an unknown name gets the default profile
 (``DEFAULT_*`` in ``outlast.config._tables``).
+
+``get_settings()`` reads ``Settings`` once and raises one ``outlast.errors.SettingsError``
+naming every bad ``OUTLAST_`` variable; the email and payment settings
+(``get_email_settings()``, ``get_payment_settings()``) are read only where that work runs.
 """
 
 from __future__ import annotations
@@ -22,19 +26,31 @@ from outlast.config._policies import (
     RetryStrategy,
     WindowType,
 )
+from outlast.config._sections import (
+    EmailSettings,
+    PaymentSettings,
+    check_settings,
+    get_email_settings,
+    get_payment_settings,
+)
 from outlast.config._settings import Settings, get_settings, reload_settings
 
 __all__ = [
     "BreakerProfile",
     "BulkheadConfig",
     "CircuitBreakerConfig",
+    "EmailSettings",
     "Jitter",
+    "PaymentSettings",
     "RetryConfig",
     "RetryStrategy",
     "Settings",
     "WindowType",
+    "check_settings",
     "get_bulkhead_config",
     "get_circuit_breaker_config",
+    "get_email_settings",
+    "get_payment_settings",
     "get_retry_config",
     "get_settings",
     "get_timeout_config",

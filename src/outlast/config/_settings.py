@@ -4,22 +4,23 @@ Profile overrides merge over the seed tables field by field, so
 ``OUTLAST_CIRCUIT_BREAKERS__DATABASE__FAILURE_THRESHOLD=7`` changes one number and keeps
 the rest of the ``database`` profile. ``OUTLAST_CONFIG_FILE`` names a TOML file whose
 values sit below the environment's.
+
+Settings are checked whole when first read (:func:`get_settings`): a wrong value raises one
+:class:`~outlast.errors.SettingsError` naming each bad variable (or TOML key), what it holds
+and what is expected; no default ever stands in for a value that was given but is wrong.
+The settings of one kind of built-in work (``EmailSettings``, ``PaymentSettings`` in
+``outlast.config._sections``) are read only where that work runs, so a wrong SMTP port
+never breaks code that sends no email.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from outlast.config import _value_checks as checks
+from outlast.config._loading import SettingsBase, clear_loaded, loader
 from outlast.config._policies import BreakerProfile, RetryStrategy, WindowType
 
 __all__ = [
@@ -71,7 +72,7 @@ class RetryOverride(_Override):
     deadline: float | None = None
 
 
-class Settings(BaseSettings):
+class Settings(SettingsBase):
     """Everything Outlast reads from its environment.
 
     ``redis_url`` set means breakers and bulkheads share their state through that Redis
@@ -92,14 +93,13 @@ class Settings(BaseSettings):
     ``beat_lease_ttl`` seconds in Redis sends the schedule; another takes over within about
     that time after it dies.
 
-    Built-in work: payments POST to ``payment_gateway_url``; emails go through the SMTP
-    relay at ``smtp_host``:``smtp_port`` (``smtp_starttls`` or ``smtp_tls``, and a login
-    when ``smtp_username`` is set).
-    """
+    URLs are checked by form when read: ``redis_url`` is redis://, rediss://, unix://,
+    redis+cluster:// or redis+sentinel://; ``broker_url`` one that kombu opens for Outlast
+    (redis://, rediss://, redis+socket://, amqp://, amqps://, pyamqp://).
 
-    model_config = SettingsConfigDict(
-        env_prefix="OUTLAST_", env_nested_delimiter="__", extra="ignore", frozen=True
-    )
+    Built-in work reads its own settings where it runs: the payment gateway
+    (``PaymentSettings``) and the SMTP relay (``EmailSettings``).
+    """
 
     redis_url: str | None = None
     broker_url: str | None = None
@@ -117,38 +117,20 @@ class Settings(BaseSettings):
     worker_soft_shutdown_timeout: float = Field(default=10.0, ge=0)
     retry_park_threshold: float = Field(default=60.0, gt=0)
     idempotency_claim_lease: float = Field(default=30.0, gt=0)
-    task_modules: list[str] = []
+    task_modules: list[str] = Field(default_factory=list)
     retry_release_interval: float = Field(default=5.0, gt=0)
     beat_lease_ttl: float = Field(default=10.0, ge=1.0)
-    payment_gateway_url: str | None = None
-    payment_timeout: float = Field(default=30.0, gt=0)
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_tls: bool = False
-    smtp_from: str = "outlast@localhost"
-    smtp_timeout: float = Field(default=30.0, gt=0)
-    circuit_breakers: dict[str, BreakerOverride] = {}
-    bulkheads: dict[str, BulkheadOverride] = {}
-    retries: dict[str, RetryOverride] = {}
-    timeouts: dict[str, float] = {}
+    circuit_breakers: dict[str, BreakerOverride] = Field(default_factory=dict)
+    bulkheads: dict[str, BulkheadOverride] = Field(default_factory=dict)
+    retries: dict[str, RetryOverride] = Field(default_factory=dict)
+    timeouts: dict[str, float] = Field(default_factory=dict)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get("OUTLAST_CONFIG_FILE")
-        if path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+    _redis_url = field_validator("redis_url")(checks.redis_url)
+    _broker_url = field_validator("broker_url")(checks.broker_url)
+    _mongodb_url = field_validator("mongodb_url")(checks.mongodb_url)
+    _result_backend = field_validator("result_backend")(checks.result_backend_url)
+    # A comma-separated list is read too (``OUTLAST_TASK_MODULES=myapp.ops,myapp.billing``).
+    _task_modules = field_validator("task_modules", mode="before")(checks.module_list)
 
 
 def overrides_of(model: _Override) -> dict[str, Any]:
@@ -156,13 +138,15 @@ def overrides_of(model: _Override) -> dict[str, Any]:
     return dict(model.model_dump(exclude_none=True).items())
 
 
-@functools.cache
+_load_settings = loader(Settings)
+
+
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once; SettingsError naming each bad variable."""
+    return _load_settings()
 
 
 def reload_settings() -> Settings:
     """Read the settings again (after the environment or the file changed)."""
-    get_settings.cache_clear()
+    clear_loaded()
     return get_settings()

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import httpx
 
-from outlast.config import get_settings
+from outlast.config import get_payment_settings
 from outlast.errors import ConfigurationError, OutlastError, ServiceUnavailableError
 from outlast.resilience._retry_after import parse_retry_after
 
@@ -117,8 +117,8 @@ def post_charge(
 
 
 def charges_url() -> str:
-    """``{Settings.payment_gateway_url}/charges``; ConfigurationError when it is not set."""
-    base = get_settings().payment_gateway_url
+    """``{PaymentSettings.payment_gateway_url}/charges``; ConfigurationError when it is not set."""
+    base = get_payment_settings().payment_gateway_url
     if not base:
         raise ConfigurationError("OUTLAST_PAYMENT_GATEWAY_URL is not set: nowhere to charge")
     return base.rstrip("/") + "/charges"
@@ -133,6 +133,6 @@ def gateway_client() -> httpx.Client:
     child, whose parent's connections are not its own, makes a new one."""
     global _client, _client_pid
     if _client is None or _client_pid != os.getpid():
-        timeout = httpx.Timeout(get_settings().payment_timeout)
+        timeout = httpx.Timeout(get_payment_settings().payment_timeout)
         _client, _client_pid = httpx.Client(timeout=timeout), os.getpid()
     return _client

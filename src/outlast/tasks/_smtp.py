@@ -21,7 +21,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from outlast.config import Settings
+from outlast.config import EmailSettings
 from outlast.errors import ConfigurationError, OutlastError, ServiceUnavailableError
 
 __all__ = ["EmailDeferredError", "EmailRejectedError", "SmtpRelay", "deliver", "translate"]
@@ -66,7 +66,7 @@ class EmailRejectedError(OutlastError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmtpRelay:
-    """Where and how to hand messages over: the SMTP part of ``Settings``.
+    """Where and how to hand messages over: the ``EmailSettings``.
 
     ``tls`` is TLS from the first byte (port 465); ``starttls`` upgrades a plain connection
     and fails if the relay cannot. With neither, the connection stays plain.
@@ -85,7 +85,7 @@ class SmtpRelay:
             raise ConfigurationError("smtp_starttls and smtp_tls exclude each other; set one")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpRelay:
+    def from_settings(cls, settings: EmailSettings) -> SmtpRelay:
         """The relay of ``settings`` (``smtp_*``)."""
         return cls(
             host=settings.smtp_host,

@@ -28,7 +28,7 @@ import uuid
 from typing import Any, ClassVar, Final
 
 from outlast._clock import SYSTEM_CLOCK
-from outlast.config import RetryConfig, get_retry_config, get_settings
+from outlast.config import RetryConfig, get_email_settings, get_retry_config
 from outlast.tasks._email_input import MAX_RECIPIENTS, validate_email
 from outlast.tasks._email_message import address_of, build_message, message_id_for
 from outlast.tasks._email_refused import settle_refused
@@ -95,7 +95,7 @@ async def send(
     email = validate_email(
         to=to, subject=subject, body=body, html=html, message_id=message_id, sending=True
     )
-    settings = get_settings()
+    settings = get_email_settings()
     message = build_message(
         sender=settings.smtp_from,
         to=email["to"],
@@ -148,7 +148,7 @@ class EmailQueue:
             idempotency_key=idempotency_key,
         )
         key = email.get("idempotency_key") or uuid.uuid4().hex
-        message_id = message_id_for(key, sender=get_settings().smtp_from)
+        message_id = message_id_for(key, sender=get_email_settings().smtp_from)
         sent = enqueue(
             SEND_TASK,
             to=email["to"],

@@ -1,0 +1,117 @@
+"""How every Outlast settings class reads its sources and loads with readable errors.
+
+Sources, highest first: values given in code, the environment (prefix ``OUTLAST_``,
+``__`` between nested names), then the TOML file that ``OUTLAST_CONFIG_FILE`` names.
+:func:`load` turns whatever goes wrong into one :class:`~outlast.errors.SettingsError`
+naming each bad variable; it never lets a pydantic traceback through, and never falls
+back to a default for a value that was given but is wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+import pydantic_settings
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from outlast.config._env_errors import CONFIG_FILE_VARIABLE, settings_error
+from outlast.errors import FieldError, SettingsError
+
+__all__ = ["SettingsBase", "clear_loaded", "config_file", "load", "loader"]
+
+S = TypeVar("S", bound="SettingsBase")
+
+_clearers: list[Callable[[], None]] = []
+
+
+def config_file() -> Path | None:
+    """The TOML file ``OUTLAST_CONFIG_FILE`` names, if it is set."""
+    path = os.environ.get(CONFIG_FILE_VARIABLE)
+    return Path(path) if path else None
+
+
+class _EnvSource(EnvSettingsSource):
+    """The environment, where a value that is not JSON stays text for validation to judge
+    (so ``OUTLAST_TASK_MODULES=a.b,c.d`` parses, and a bad one is named like any other)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            return value
+
+
+class SettingsBase(BaseSettings):
+    """The sources and conventions every Outlast settings class shares."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OUTLAST_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _EnvSource(settings_cls)]
+        path = config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def _file_problem(path: Path, reason: str) -> SettingsError:
+    message = f"holds {str(path)!r}; {reason}; expected the path of a TOML file"
+    return SettingsError(
+        [FieldError(field=CONFIG_FILE_VARIABLE, code="config_file", message=message)]
+    )
+
+
+def load(cls: type[S]) -> S:
+    """``cls`` read from its sources; SettingsError naming each bad variable otherwise."""
+    path = config_file()
+    if path is not None and not path.is_file():
+        raise _file_problem(path, "there is no such file")
+    try:
+        return cls()
+    except pydantic.ValidationError as exc:
+        raise settings_error(exc, cls, config_file=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _file_problem(path or Path(), f"it is not valid TOML ({exc})") from None
+    except pydantic_settings.SettingsError as exc:
+        problem = FieldError(field="OUTLAST_ settings", code="source", message=str(exc))
+        raise SettingsError([problem]) from None
+
+
+def loader(cls: type[S]) -> Callable[[], S]:
+    """A function returning ``cls`` loaded once per process (until :func:`clear_loaded`)."""
+
+    @functools.cache
+    def get() -> S:
+        return load(cls)
+
+    _clearers.append(get.cache_clear)
+    return get
+
+
+def clear_loaded() -> None:
+    """Forget every loaded settings object, so the next use reads the sources again."""
+    for clear in _clearers:
+        clear()

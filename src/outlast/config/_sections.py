@@ -1,0 +1,88 @@
+"""The settings of each kind of built-in work, read only where that work runs.
+
+``EmailSettings`` (the SMTP relay) and ``PaymentSettings`` (the payment gateway) read the
+same variables and file as :class:`~outlast.config.Settings` (``OUTLAST_SMTP_PORT``,
+``OUTLAST_PAYMENT_GATEWAY_URL``), but apart from it: a wrong SMTP port fails the email task,
+``email_queue.add`` and a worker that consumes the ``emails`` queue, never a breaker or a
+payment. This is Django's and Celery's habit for mail settings (checked when mail is sent)
+kept within pydantic-settings' rule that what is read is checked whole.
+:func:`check_settings` reads the core settings and the sections named, afresh, and raises
+one error naming every bad variable among them; it never caches what it read.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from outlast.config import _value_checks as checks
+from outlast.config._loading import SettingsBase, load, loader
+from outlast.config._settings import Settings
+from outlast.errors import FieldError, SettingsError
+
+__all__ = [
+    "EmailSettings",
+    "PaymentSettings",
+    "check_settings",
+    "get_email_settings",
+    "get_payment_settings",
+]
+
+
+class EmailSettings(SettingsBase):
+    """The SMTP relay of the built-in email task (``OUTLAST_SMTP_*``).
+
+    Messages go to ``smtp_host``:``smtp_port``, with TLS from the first byte (``smtp_tls``)
+    or STARTTLS (``smtp_starttls``), and a login when ``smtp_username`` is set; they come
+    from ``smtp_from``.
+    """
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_from: str = "outlast@localhost"
+    smtp_timeout: float = Field(default=30.0, gt=0)
+
+    _smtp_host = field_validator("smtp_host")(checks.host_name)
+
+
+class PaymentSettings(SettingsBase):
+    """The gateway of the built-in payment task (``OUTLAST_PAYMENT_*``): charges POST to
+    ``payment_gateway_url`` and wait at most ``payment_timeout`` seconds."""
+
+    payment_gateway_url: str | None = None
+    payment_timeout: float = Field(default=30.0, gt=0)
+
+    _payment_gateway_url = field_validator("payment_gateway_url")(checks.http_url)
+
+
+_load_email = loader(EmailSettings)
+_load_payment = loader(PaymentSettings)
+
+
+def get_email_settings() -> EmailSettings:
+    """The process's SMTP settings, read on first use; SettingsError if one is wrong."""
+    return _load_email()
+
+
+def get_payment_settings() -> PaymentSettings:
+    """The process's payment settings, read on first use; SettingsError if one is wrong."""
+    return _load_payment()
+
+
+def check_settings(*, email: bool = False, payments: bool = False) -> None:
+    """Read the settings (and the sections asked for) afresh; one SettingsError naming
+    every bad variable among them, or nothing."""
+    classes: list[type[SettingsBase]] = [Settings]
+    classes += [EmailSettings] if email else []
+    classes += [PaymentSettings] if payments else []
+    problems: list[FieldError] = []
+    for cls in classes:
+        try:
+            load(cls)
+        except SettingsError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise SettingsError(problems)
