@@ -7,6 +7,10 @@ the same capacity (Redis down, policy "local"), and an *open* permit that nothin
 holds, so ``release()`` (which names no permit, as in the seed) gives back the right kind,
 and so the lease renewer knows which leases are due.
 
+Local and open permits are *unwritten*: their calls run, but Redis does not count them.
+Once Redis answers again the bulkhead writes them as leases (:meth:`HeldPermits.adopt`), so
+no process is admitted past the capacity while they still run.
+
 It is a :class:`~outlast.resilience._permits.PermitLedger` for the local permits: ``take``
 and ``give`` act on those, and the leases this process holds count against the local
 capacity too, because their calls run here. Like ``LocalPermits`` it only counts, never
@@ -36,6 +40,11 @@ class HeldPermits:
         """Every permit this process holds, of any kind."""
         return len(self.leases) + self.local + self.open
 
+    @property
+    def unwritten(self) -> int:
+        """The permits taken while Redis did not answer (local and open), not leases yet."""
+        return self.local + self.open
+
     def take(self) -> bool:
         """Take a local permit if this process runs fewer than ``capacity`` calls."""
         if len(self.leases) + self.local >= self.capacity:
@@ -60,6 +69,17 @@ class HeldPermits:
     def add_lease(self, lease: str, now: float) -> None:
         """Remember a lease Redis granted at ``now``."""
         self.leases[lease] = now
+
+    def adopt(self, leases: list[str], now: float) -> list[str]:
+        """Turn unwritten permits into ``leases`` (written to Redis at ``now``), local ones
+        first; returns the ids left over because their permits were given back meanwhile."""
+        count = min(len(leases), self.unwritten)
+        from_local = min(count, self.local)
+        self.local -= from_local
+        self.open -= count - from_local
+        for lease in leases[:count]:
+            self.leases[lease] = now
+        return leases[count:]
 
     def pop_lease(self) -> str | None:
         """Forget one held lease (the newest) and return its id; None when none is held."""

@@ -13,7 +13,8 @@ returns UNAVAILABLE (the link logs the outage once) and the thread keeps going.
 :func:`stop_lease_renewers` stops every thread (tests do, between cases).
 
 This module never takes or gives a permit: what a bulkhead holds is the bulkhead's business;
-the renewer only asks it which leases are due and tells it what came of the renewal.
+the renewer only asks it which leases are due and tells it what came of the renewal, and
+asks it to write the permits it took while Redis did not answer.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class LeaseHolder(Protocol):
         """Record that ``renewed`` were extended at ``at``, except the ``lost`` ones."""
         ...
 
+    def adopt_unwritten(self) -> None:
+        """Write the permits it took while Redis did not answer as leases, if it answers."""
+        ...
+
 
 class LeaseRenewer:
     """The renewal thread of one link in this process."""
@@ -100,8 +105,15 @@ class LeaseRenewer:
             thread.join()
 
     def renew_due(self) -> None:
-        """Renew every due lease of every watched bulkhead in one round trip."""
-        batches = [(holder, *holder.due_leases()) for holder in self._snapshot()]
+        """Renew every due lease of every watched bulkhead in one round trip.
+
+        A bulkhead that took permits while Redis did not answer first writes them as leases
+        (one more round trip, only then).
+        """
+        holders = self._snapshot()
+        for holder in holders:
+            holder.adopt_unwritten()
+        batches = [(holder, *holder.due_leases()) for holder in holders]
         batches = [batch for batch in batches if batch[1]]
         if not batches:
             return

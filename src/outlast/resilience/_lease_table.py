@@ -2,9 +2,10 @@
 
 :class:`LeaseTable` is the only part of a cluster bulkhead that talks to Redis on the call
 path: grant a lease (the ``ACQUIRE`` script), remove one (``ZREM``), count the live ones
-(``COUNT``). Every call goes through the :class:`~outlast.resilience._redis_link.RedisLink`,
-so a Redis that does not answer yields ``UNAVAILABLE``, never an exception; the sync and
-async variants run the same scripts over the two clients.
+(``COUNT``), and write as leases the permits taken while Redis did not answer (``ADOPT``).
+Every call goes through the :class:`~outlast.resilience._redis_link.RedisLink`, so a Redis
+that does not answer yields ``UNAVAILABLE``, never an exception; the sync and async variants
+run the same scripts over the two clients.
 
 An async grant or removal is shielded from cancellation: a cancelled caller cannot know
 whether Redis already acted, so the call runs to its end, and a lease granted to a caller
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from outlast.resilience._redis_bulkhead_scripts import ACQUIRE, COUNT
+from outlast.resilience._redis_bulkhead_scripts import ACQUIRE, ADOPT, COUNT
 from outlast.resilience._redis_link import RedisLink, Unavailable
 
 __all__ = ["LeaseTable"]
@@ -52,6 +53,20 @@ class LeaseTable:
             attempt.add_done_callback(lambda done: self._remove_if_granted(done, lease))
             raise
         return answer if isinstance(answer, Unavailable) else bool(answer)
+
+    def adopt(self, leases: list[str]) -> bool:
+        """Add ``leases`` whatever the count (their calls already run); False if no answer."""
+        args: list[int | str] = [self._limits[1], *leases]
+        answer = self.link.call(lambda client: ADOPT.run(client, self._keys, args))
+        return not isinstance(answer, Unavailable)
+
+    async def aadopt(self, leases: list[str]) -> bool:
+        """:meth:`adopt` over the async client, completed even if the caller is cancelled."""
+        args: list[int | str] = [self._limits[1], *leases]
+        answer = await asyncio.shield(
+            self.link.acall(lambda client: ADOPT.arun(client, self._keys, args))
+        )
+        return not isinstance(answer, Unavailable)
 
     def remove(self, lease: str) -> None:
         """Remove ``lease``; if Redis does not answer, it expires after its lease time."""

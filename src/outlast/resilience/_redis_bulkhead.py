@@ -23,8 +23,10 @@ they use the sync client (one short round trip) even when called from a coroutin
 Redis errors never reach the caller. While Redis does not answer, ``down_policy`` decides:
 "local" takes permits from a per-process ledger of the same capacity (leases this process
 still holds count against it; the cluster-wide capacity is then *not* guaranteed),
-"fail_open" admits every call, "fail_closed" rejects every call at once. Permits taken that
-way are given back locally; once Redis answers again, new permits are leases again.
+"fail_open" admits every call, "fail_closed" rejects every call at once. Once Redis answers
+again, the permits still held that way are written as leases (before this process's next
+grant, or by the renewer), so the calls they admitted count against the capacity while they
+run and nobody is admitted past it; new permits are leases again.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ class ClusterBulkhead(Bulkhead):
     def try_acquire(self) -> bool:
         """Take a free permit without waiting (one round trip); True on success."""
         lease = self._new_lease()
-        return self._settle(self._table.grant(lease), lease) is True
+        return self._settle(self._grant(lease), lease) is True
 
     def acquire_sync(self, timeout: float | None = None) -> bool:
         """Take a permit, polling up to ``timeout`` seconds; False if none came.
@@ -161,13 +163,13 @@ class ClusterBulkhead(Bulkhead):
         ``timeout=None`` waits ``config.timeout``; ``0`` (or less) does not wait at all.
         """
         lease = self._new_lease()
-        verdict = self._settle(self._table.grant(lease), lease)
+        verdict = self._settle(self._grant(lease), lease)
         if verdict is False and self._wait_limit(timeout) > 0:
             self._count_waiter(+1)
             try:
                 for delay in self._delays(self._wait_limit(timeout)):
                     self.clock.sleep(delay)
-                    verdict = self._settle(self._table.grant(lease), lease)
+                    verdict = self._settle(self._grant(lease), lease)
                     if verdict is not False:
                         break
             finally:
@@ -180,13 +182,13 @@ class ClusterBulkhead(Bulkhead):
         ``timeout=None`` waits ``config.timeout``; ``0`` (or less) does not wait at all.
         """
         lease = self._new_lease()
-        verdict = self._settle(await self._table.agrant(lease), lease)
+        verdict = self._settle(await self._agrant(lease), lease)
         if verdict is False and self._wait_limit(timeout) > 0:
             self._count_waiter(+1)
             try:
                 for delay in self._delays(self._wait_limit(timeout)):
                     await self.clock.asleep(delay)
-                    verdict = self._settle(await self._table.agrant(lease), lease)
+                    verdict = self._settle(await self._agrant(lease), lease)
                     if verdict is not False:
                         break
             finally:
@@ -256,7 +258,38 @@ class ClusterBulkhead(Bulkhead):
         with self._lock:
             self._held.renewed(renewed, at, lost)
 
+    def adopt_unwritten(self) -> None:
+        """Write the permits taken while Redis did not answer as leases, if it answers now."""
+        leases = [self._new_lease() for _ in range(self._held.unwritten)]
+        if leases and self._table.adopt(leases):
+            for extra in self._adopted(leases):
+                self._table.remove(extra)
+
+    async def _aadopt_unwritten(self) -> None:
+        """:meth:`adopt_unwritten` over the async client."""
+        leases = [self._new_lease() for _ in range(self._held.unwritten)]
+        if leases and await self._table.aadopt(leases):
+            for extra in self._adopted(leases):
+                await self._table.aremove(extra)
+
+    def _adopted(self, leases: list[str]) -> list[str]:
+        """Hold ``leases`` (now in Redis) instead of as many unwritten permits; returns the
+        ones to remove again, their permits having been given back meanwhile."""
+        with self._lock:
+            return self._held.adopt(leases, self.clock.monotonic())
+
     # -- internals -----------------------------------------------------------------------
+
+    def _grant(self, lease: str) -> bool | Unavailable:
+        """Ask Redis for ``lease``, first counting the calls admitted while it was away."""
+        if self._held.unwritten:
+            self.adopt_unwritten()
+        return self._table.grant(lease)
+
+    async def _agrant(self, lease: str) -> bool | Unavailable:
+        if self._held.unwritten:
+            await self._aadopt_unwritten()
+        return await self._table.agrant(lease)
 
     def _settle(self, granted: bool | Unavailable, lease: str) -> bool | None:
         """Record a granted lease; with no answer from Redis apply the down policy.
@@ -271,10 +304,7 @@ class ClusterBulkhead(Bulkhead):
         with self._lock:
             self._held.add_lease(lease, self.clock.monotonic())
             self._acquired += 1
-        renewer = self._renewer
-        if renewer is None or not renewer.running:
-            self._renewer = renewer = renewer_for(self._table.link)
-            renewer.watch(self)
+        self._watch()
         return True
 
     def _take_without_redis(self) -> bool | None:
@@ -286,7 +316,15 @@ class ClusterBulkhead(Bulkhead):
             elif not self._held.take():
                 return False
             self._acquired += 1
+        self._watch()  # the renewer writes this permit as a lease once Redis answers
         return True
+
+    def _watch(self) -> None:
+        """Make sure this process's renewer serves this bulkhead."""
+        renewer = self._renewer
+        if renewer is None or not renewer.running:
+            self._renewer = renewer = renewer_for(self._table.link)
+            renewer.watch(self)
 
     def _unhold(self) -> str | None:
         """Forget one held permit: the lease id to remove from Redis, None if it was local."""

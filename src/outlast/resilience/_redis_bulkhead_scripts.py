@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from redis.exceptions import NoScriptError
 
-__all__ = ["ACQUIRE", "COUNT", "RENEW", "LuaScript"]
+__all__ = ["ACQUIRE", "ADOPT", "COUNT", "RENEW", "LuaScript"]
 
 # The current server time in milliseconds; every script starts with it.
 _NOW: Final = """
@@ -72,12 +72,14 @@ class LuaScript:
 
 
 #: KEYS[1] the lease set; ARGV lease id, capacity, lease ms. Returns 1 if the lease was
-#: granted, 0 when every permit is taken.
+#: granted, 0 when every permit is taken. A lease id already live is granted again: it was
+#: granted before and its answer lost (a timeout), and the caller asks again with that id.
 ACQUIRE: Final = LuaScript(
     _NOW
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+if not redis.call('ZSCORE', KEYS[1], ARGV[1])
+    and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   return 0
 end
 local lease = tonumber(ARGV[3])
@@ -107,6 +109,23 @@ for i = 3, #ARGV do
 end
 redis.call('PEXPIRE', KEYS[1], lease * 2)
 return lost
+"""
+)
+
+#: KEYS[1] the lease set; ARGV lease ms, then lease ids. Adds every id as a lease whatever
+#: the count: they name calls that already run (admitted while Redis did not answer), so they
+#: must count against the capacity from now on, even if the set then holds more than it.
+#: Returns how many leases are live afterwards.
+ADOPT: Final = LuaScript(
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], lease * 2)
+return redis.call('ZCARD', KEYS[1])
 """
 )
 

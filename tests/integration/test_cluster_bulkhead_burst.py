@@ -1,0 +1,287 @@
+"""A cluster bulkhead under a burst: real OS processes that start at one instant on a fresh
+bulkhead never hold more than its capacity together, sync and async alike, and calls
+admitted while Redis was down count against the capacity as soon as it answers again.
+
+Unlike a breaker, a cluster bulkhead decides nothing from a cached view: every permit is
+granted by one atomic Lua call, so a burst cannot overshoot before Redis answers. These
+tests prove it from the outside: each caller counts itself in Redis once admitted and
+uncounts itself before releasing, and the highest count seen must be exactly the capacity
+(reached, never passed). Processes (``tests/_cluster_bulkhead_worker.py``) are released
+together by one ``RPUSH`` that every one of them waits for with ``BLPOP``, and are killed by
+pid at the end whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from _servers import delete_keys_with_prefix, start_redis_server
+from outlast.config import BulkheadConfig
+from outlast.resilience._lease_table import LeaseTable
+from outlast.resilience._redis_bulkhead import ClusterBulkhead, DownPolicy
+from outlast.resilience._redis_link import RedisLink
+
+WORKER = Path(__file__).resolve().parents[1] / "_cluster_bulkhead_worker.py"
+PROCESS_TIMEOUT = 30.0
+
+
+@pytest.fixture
+def namespace(redis_client: redis.Redis) -> Iterator[str]:
+    """A Redis namespace no other test uses; its keys are deleted afterwards."""
+    name = f"outlast-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    delete_keys_with_prefix(redis_client, f"outlast:{{{name}:")
+
+
+class Burst:
+    """Worker processes that burst on one bulkhead; each is killed by pid and reaped."""
+
+    def __init__(self, redis_url: str, namespace: str, prefix: str) -> None:
+        self.env = {**os.environ, "OUTLAST_REDIS_URL": redis_url, "OUTLAST_NAMESPACE": namespace}
+        self.options: dict[str, Any] = {
+            "name": f"burst-{uuid.uuid4().hex[:8]}",  # fresh: no process has used it
+            "redis_url": redis_url,
+            "inside_key": f"{prefix}inside",
+            "peak_key": f"{prefix}peak",
+            "go_key": f"{prefix}go",
+        }
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def run(self, client: redis.Redis, *setups: dict[str, Any]) -> list[dict[str, int]]:
+        """Start one process per setup, release them all at once, return their summaries."""
+        for setup in setups:
+            self.processes.append(self._start({**self.options, **setup}))
+        for process in self.processes:
+            assert self._line(process) == "ready"
+        client.rpush(self.options["go_key"], *["go"] * len(self.processes))
+        return [json.loads(self._line(process)) for process in self.processes]
+
+    def _start(self, options: dict[str, Any]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(WORKER), "burst", json.dumps(options)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=self.env,
+        )
+
+    def _line(self, process: subprocess.Popen[str]) -> str:
+        """The worker's next line of output, within the process timeout."""
+        stdout = process.stdout
+        assert stdout is not None
+        lines: list[str] = []
+        # A daemon: if the worker hangs, killing it ends the read and this thread.
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(PROCESS_TIMEOUT)
+        assert lines, f"worker {process.pid} said nothing within {PROCESS_TIMEOUT} s"
+        return lines[0].strip()
+
+    def __enter__(self) -> Burst:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=PROCESS_TIMEOUT)
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def peak_and_leases(client: redis.Redis, burst: Burst, namespace: str) -> tuple[int, int, int]:
+    """The most callers inside at once, the callers inside now, and the leases left."""
+    options = burst.options
+    leases = client.zcard(f"outlast:{{{namespace}:bh:{options['name']}}}")
+    inside = int(client.get(options["inside_key"]) or 0)
+    return int(client.get(options["peak_key"]) or 0), inside, leases
+
+
+def sync_callers(capacity: int, *, wait: bool = True, callers: int = 8) -> dict[str, Any]:
+    """A process of ``callers`` threads, 6 rounds each, holding a permit 10 ms."""
+    return {"capacity": capacity, "callers": callers, "rounds": 6, "hold": 0.01, "wait": wait}
+
+
+def async_callers(capacity: int, *, wait: bool = True, callers: int = 16) -> dict[str, Any]:
+    """A process of ``callers`` coroutines on one loop, 6 rounds each, holding 10 ms."""
+    return {**sync_callers(capacity, wait=wait, callers=callers), "async": True}
+
+
+# --- bursts while Redis answers ---------------------------------------------------------
+
+
+def test_two_processes_bursting_on_a_fresh_bulkhead_hold_exactly_its_capacity(
+    redis_url: str, namespace: str, redis_client: redis.Redis, redis_key_prefix: str
+) -> None:
+    """Two processes x 8 threads released at one instant on a fresh capacity-4 bulkhead:
+    every call gets through in turn, and at most 4 are ever inside together (4 reached)."""
+    with Burst(redis_url, namespace, redis_key_prefix) as burst:
+        summaries = burst.run(redis_client, sync_callers(4), sync_callers(4))
+    assert summaries == [{"acquired": 48, "rejected": 0}] * 2
+    assert peak_and_leases(redis_client, burst, namespace) == (4, 0, 0)
+
+
+def test_a_burst_of_tries_without_waiting_never_overshoots_the_capacity(
+    redis_url: str, namespace: str, redis_client: redis.Redis, redis_key_prefix: str
+) -> None:
+    """Two processes of 8 threads that only try (no waiting) on a fresh capacity-3 bulkhead:
+    most are turned away, and never more than 3 are inside together (3 reached)."""
+    with Burst(redis_url, namespace, redis_key_prefix) as burst:
+        setups = [sync_callers(3, wait=False), sync_callers(3, wait=False)]
+        summaries = burst.run(redis_client, *setups)
+    assert all(summary["acquired"] + summary["rejected"] == 48 for summary in summaries)
+    assert sum(summary["rejected"] for summary in summaries) > 0
+    assert peak_and_leases(redis_client, burst, namespace) == (3, 0, 0)
+
+
+def test_two_async_processes_bursting_hold_exactly_the_capacity(
+    redis_url: str, namespace: str, redis_client: redis.Redis, redis_key_prefix: str
+) -> None:
+    """Two processes of 16 coroutines each (``async with`` and ``acquire``/``arelease``)
+    released at one instant on a fresh capacity-5 bulkhead: all get through, at most 5 are
+    inside together (5 reached)."""
+    with Burst(redis_url, namespace, redis_key_prefix) as burst:
+        summaries = burst.run(redis_client, async_callers(5), async_callers(5))
+    assert summaries == [{"acquired": 96, "rejected": 0}] * 2
+    assert peak_and_leases(redis_client, burst, namespace) == (5, 0, 0)
+
+
+def test_an_async_burst_of_tries_without_waiting_never_overshoots(
+    redis_url: str, namespace: str, redis_client: redis.Redis, redis_key_prefix: str
+) -> None:
+    """Two processes of 16 coroutines that only try (``acquire(timeout=0)``) on a fresh
+    capacity-3 bulkhead: never more than 3 inside together (3 reached)."""
+    with Burst(redis_url, namespace, redis_key_prefix) as burst:
+        setups = [async_callers(3, wait=False), async_callers(3, wait=False)]
+        summaries = burst.run(redis_client, *setups)
+    assert all(summary["acquired"] + summary["rejected"] == 96 for summary in summaries)
+    assert peak_and_leases(redis_client, burst, namespace) == (3, 0, 0)
+
+
+def test_four_processes_sync_and_async_together_hold_exactly_the_capacity(
+    redis_url: str, namespace: str, redis_client: redis.Redis, redis_key_prefix: str
+) -> None:
+    """Four processes (two of threads, two of coroutines) released at one instant on a
+    fresh capacity-6 bulkhead: all get through, at most 6 inside together (6 reached)."""
+    setups = [sync_callers(6), async_callers(6), sync_callers(6), async_callers(6)]
+    with Burst(redis_url, namespace, redis_key_prefix) as burst:
+        summaries = burst.run(redis_client, *setups)
+    assert [summary["rejected"] for summary in summaries] == [0] * 4
+    assert [summary["acquired"] for summary in summaries] == [48, 96, 48, 96]
+    assert peak_and_leases(redis_client, burst, namespace) == (6, 0, 0)
+
+
+# --- calls admitted while Redis was down ------------------------------------------------
+
+
+def cluster(link: RedisLink, capacity: int, down_policy: DownPolicy) -> ClusterBulkhead:
+    """A capacity-``capacity`` cluster bulkhead on ``link`` with a 0.6 s lease."""
+    return ClusterBulkhead(
+        "resync",
+        config=BulkheadConfig(capacity=capacity, timeout=0.05),
+        link=link,
+        lease=0.6,
+        down_policy=down_policy,
+    )
+
+
+def wait_for_leases(link: RedisLink, bulkhead: ClusterBulkhead, count: int) -> int:
+    """The live leases once there are ``count`` (or after 3 s, whatever there are)."""
+    deadline = time.monotonic() + 3.0
+    while (leases := int(link.client.zcard(bulkhead.lease_key))) != count:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    return leases
+
+
+@pytest.mark.parametrize("down_policy", ["local", "fail_open"])
+def test_calls_admitted_while_redis_was_down_count_once_it_answers(
+    down_policy: DownPolicy,
+) -> None:
+    """Two permits taken while Redis was down are written as leases by the renewer once it
+    is back, so another process is refused while those calls run, and admitted after."""
+    server = start_redis_server()
+    links = [RedisLink(server.url, namespace="resync", retry_interval=0.1) for _ in range(2)]
+    mine, theirs = cluster(links[0], 2, down_policy), cluster(links[1], 2, down_policy)
+    try:
+        server.stop()
+        assert mine.try_acquire()
+        assert mine.try_acquire()
+        assert mine.stats()["mode"] != "cluster"
+        restarted = start_redis_server(port=server.port)
+        try:
+            assert wait_for_leases(links[0], mine, 2) == 2
+            assert theirs.try_acquire() is False
+            mine.release()
+            mine.release()
+            assert wait_for_leases(links[0], mine, 0) == 0
+            assert theirs.try_acquire()
+            theirs.release()
+        finally:
+            restarted.stop()
+    finally:
+        server.stop()
+        for link in links:
+            link.close()
+
+
+def test_a_process_counts_its_own_fallback_calls_before_taking_a_lease() -> None:
+    """Right after Redis returns, a process that still runs calls admitted on its local
+    ledger writes them before asking for a lease: it is refused while they fill the
+    capacity, and the other process too."""
+    server = start_redis_server()
+    links = [RedisLink(server.url, namespace="resync", retry_interval=0.1) for _ in range(2)]
+    mine, theirs = cluster(links[0], 2, "local"), cluster(links[1], 2, "local")
+    try:
+        server.stop()
+        assert mine.try_acquire()
+        assert mine.try_acquire()
+        restarted = start_redis_server(port=server.port)
+        try:
+            time.sleep(0.15)  # the link's retry interval
+            assert mine.try_acquire() is False
+            assert mine.stats()["mode"] == "cluster"
+            assert theirs.try_acquire() is False
+            assert int(links[0].client.zcard(mine.lease_key)) == 2
+            mine.release()
+            assert theirs.try_acquire()
+            theirs.release()
+            mine.release()
+            assert int(links[0].client.zcard(mine.lease_key)) == 0
+        finally:
+            restarted.stop()
+    finally:
+        server.stop()
+        for link in links:
+            link.close()
+
+
+def test_a_lease_asked_for_again_after_a_lost_answer_is_granted_not_counted_twice(
+    redis_url: str, namespace: str
+) -> None:
+    """A caller that asks again with the lease id whose grant answer it never got (a timeout)
+    is granted that lease, though it fills the capacity, and it still counts once."""
+    link = RedisLink(redis_url, namespace=namespace)
+    table = LeaseTable(link, link.key("bh", "lost-answer"), capacity=1, lease_seconds=5.0)
+    try:
+        assert table.grant("first") is True
+        assert table.grant("first") is True
+        assert table.grant("second") is False
+        assert table.live() == 1
+        table.remove("first")
+        assert table.live() == 0
+    finally:
+        link.close()
