@@ -92,6 +92,11 @@ class Settings(SettingsBase):
     every worker imports. Of several beat processes only the one holding a leader lease of
     ``beat_lease_ttl`` seconds in Redis sends the schedule; another takes over within about
     that time after it dies.
+    Each worker checks every ``worker_watchdog_interval`` seconds that it consumes its
+    queues, and re-establishes its consumers when work waited ``worker_watchdog_stall``
+    seconds without reaching it. Work sent through ``enqueue`` that is in no queue and
+    never started ``ledger_grace`` seconds after it was sent is sent again by beat's
+    ledger sweep, which runs every ``ledger_sweep_interval`` seconds.
 
     URLs are checked by form when read: ``redis_url`` is redis://, rediss://, unix://,
     redis+cluster:// or redis+sentinel://; ``broker_url`` one that kombu opens for Outlast
@@ -120,6 +125,10 @@ class Settings(SettingsBase):
     task_modules: list[str] = Field(default_factory=list)
     retry_release_interval: float = Field(default=5.0, gt=0)
     beat_lease_ttl: float = Field(default=10.0, ge=1.0)
+    worker_watchdog_interval: float = Field(default=2.0, gt=0)
+    worker_watchdog_stall: float = Field(default=10.0, gt=0)
+    ledger_grace: float = Field(default=30.0, gt=0)
+    ledger_sweep_interval: float = Field(default=10.0, gt=0)
     circuit_breakers: dict[str, BreakerOverride] = Field(default_factory=dict)
     bulkheads: dict[str, BulkheadOverride] = Field(default_factory=dict)
     retries: dict[str, RetryOverride] = Field(default_factory=dict)

@@ -18,6 +18,7 @@ from kombu.entity import Exchange, Queue
 
 from outlast.config import Settings, get_settings
 from outlast.workers._queues import QUEUES, route_task
+from outlast.workers._watchdog import ConsumerWatchdog
 
 __all__ = ["DEFAULT_REDIS_URL", "TASK_MODULES", "app", "celery_config", "create_app"]
 
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, *, main: str = "outlast") -> Ce
     """A Celery app configured from ``settings`` (the process settings by default)."""
     app = Celery(main)
     app.conf.update(celery_config(settings or get_settings()))
+    app.steps["consumer"].add(ConsumerWatchdog)
     return app
 
 
