@@ -1,24 +1,51 @@
-"""The ``outlast`` command. Sub-commands arrive with the parts they drive."""
+"""The ``outlast`` command: show profiles, run a worker, run beat.
+
+Arguments and settings are checked before anything starts: an unknown queue or pool, or a
+bad ``OUTLAST_`` setting, ends the command with one line on stderr and status 2, never a
+traceback and never a worker that starts on a queue nobody routes to.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from outlast.config import (
     BulkheadConfig,
     CircuitBreakerConfig,
     RetryConfig,
+    check_settings,
     get_bulkhead_config,
     get_circuit_breaker_config,
     get_retry_config,
+    get_settings,
     get_timeout_config,
 )
+from outlast.errors import ConfigurationError
 
 __all__ = ["main"]
+
+DESCRIPTION = (
+    "Outlast keeps an application's work alive through failures. "
+    "Settings come from OUTLAST_* environment variables and the TOML file OUTLAST_CONFIG_FILE."
+)
+POOLS = ("prefork", "threads", "solo")
+GREEN_POOLS = ("eventlet", "gevent")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _version() -> str:
@@ -49,32 +76,134 @@ def _plain(value: object) -> object:
     return getattr(value, "value", value)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="outlast", description=__doc__)
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    commands = parser.add_subparsers(dest="command")
-    profile = commands.add_parser("profile", help="show the resolved profile for a service name")
-    profile.add_argument("kind", choices=["breaker", "bulkhead", "retry", "timeout"])
-    profile.add_argument("name")
-    worker = commands.add_parser("worker", help="run a Celery worker of outlast.workers")
-    worker.add_argument("-Q", "--queues", help="comma-separated queues (default: all)")
-    worker.add_argument("-c", "--concurrency", type=int, help="pool processes or threads")
-    worker.add_argument("--autoscale", help="MAX,MIN pool size (prefork pool)")
-    worker.add_argument("-P", "--pool", default="prefork", help="prefork, threads or solo")
-    worker.add_argument("-l", "--loglevel", default="INFO")
-    worker.add_argument("-n", "--name", help="node name, e.g. payments@%%h")
+def _declared_queues() -> tuple[str, ...]:
+    # Imported here: the worker package builds its Celery app, which `profile` never needs.
+    from outlast.workers import QUEUES
+
+    return tuple(QUEUES)
+
+
+def _queue_names(text: str | None) -> list[str]:
+    """``-Q``: the comma-separated names given, in order, once each (empty when none)."""
+    return list(dict.fromkeys(name.strip() for name in (text or "").split(",") if name.strip()))
+
+
+def _checked_queues(names: list[str]) -> list[str]:
+    """``names`` if each is a declared queue (all of them when none was given)."""
+    declared = _declared_queues()
+    for name in names:
+        if name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigurationError(
+                f"unknown queue {name!r} in -Q; the declared queues are {', '.join(declared)}{hint}"
+            )
+    return names or list(declared)
+
+
+def _pool(name: str) -> str:
+    """``-P``: a pool Celery can run here (a green pool only when its package is installed)."""
+    if name in GREEN_POOLS and importlib.util.find_spec(name) is None:
+        raise argparse.ArgumentTypeError(
+            f"pool {name!r} needs the {name} package, which is not installed; "
+            f"use one of {', '.join(POOLS)}"
+        )
+    if name not in (*POOLS, *GREEN_POOLS):
+        raise argparse.ArgumentTypeError(
+            f"unknown pool {name!r}; use one of {', '.join(POOLS)} (or {' or '.join(GREEN_POOLS)} "
+            "when installed)"
+        )
+    return name
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _autoscale(text: str) -> str:
+    most, _, least = text.partition(",")
+    if not (most.isdigit() and least.isdigit() and int(most) >= int(least) >= 0 < int(most)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not MAX,MIN with MAX >= MIN >= 0")
+    return text
+
+
+def _log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(LOG_LEVELS)}")
+    return text.upper()
+
+
+def _add_profile(commands: argparse._SubParsersAction[_Parser]) -> None:
+    profile = commands.add_parser(
+        "profile", help="show the resolved profile for a service name, as JSON"
+    )
+    profile.add_argument(
+        "kind", choices=["breaker", "bulkhead", "retry", "timeout"], help="which kind of profile"
+    )
+    profile.add_argument("name", help='the service name, e.g. "database" or "email_sending"')
+
+
+def _add_worker(commands: argparse._SubParsersAction[_Parser]) -> None:
+    worker = commands.add_parser(
+        "worker", help="run a Celery worker of outlast.workers (checks settings first)"
+    )
+    worker.add_argument("-Q", "--queues", help="comma-separated declared queues (default: all)")
+    worker.add_argument(
+        "-c", "--concurrency", type=_positive, help="pool processes or threads (default: CPUs)"
+    )
+    worker.add_argument(
+        "--autoscale", type=_autoscale, help="MAX,MIN pool size, grown and shrunk with load"
+    )
+    worker.add_argument(
+        "-P",
+        "--pool",
+        type=_pool,
+        default="prefork",
+        help="prefork (default), threads or solo; eventlet or gevent when installed",
+    )
+    worker.add_argument(
+        "-l", "--loglevel", type=_log_level, default="INFO", help="log level (default: INFO)"
+    )
+    worker.add_argument("-n", "--name", help="node name, e.g. payments@%%h (default: celery@host)")
+
+
+def _add_beat(commands: argparse._SubParsersAction[_Parser]) -> None:
     beat = commands.add_parser(
         "beat", help="run Celery beat for outlast.workers (only one beat sends at a time)"
     )
-    beat.add_argument("-l", "--loglevel", default="INFO")
+    beat.add_argument(
+        "-l", "--loglevel", type=_log_level, default="INFO", help="log level (default: INFO)"
+    )
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="outlast", description=DESCRIPTION)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    _add_profile(commands)
+    _add_worker(commands)
+    _add_beat(commands)
     return parser
 
 
-def _worker_argv(args: argparse.Namespace) -> list[str]:
-    from outlast.workers import QUEUES
+def _check_task_modules() -> None:
+    """Every module of OUTLAST_TASK_MODULES can be found (a worker imports them all)."""
+    for name in get_settings().task_modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            raise ConfigurationError(
+                f"OUTLAST_TASK_MODULES names {name!r}, which cannot be imported; "
+                "expected modules on the worker's Python path"
+            )
 
-    argv = ["worker", "-Q", args.queues or ",".join(QUEUES), "-P", args.pool]
-    argv += ["-l", args.loglevel]
+
+def _worker_argv(args: argparse.Namespace, queues: list[str]) -> list[str]:
+    argv = ["worker", "-Q", ",".join(queues), "-P", args.pool, "-l", args.loglevel]
     if args.concurrency is not None:
         argv += ["-c", str(args.concurrency)]
     if args.autoscale:
@@ -85,22 +214,28 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
 
 
 def _run_worker(args: argparse.Namespace) -> int:
+    names = _queue_names(args.queues)
+    everything = not names
+    check_settings(
+        email=everything or "emails" in names, payments=everything or "payments" in names
+    )
+    _check_task_modules()
+    queues = _checked_queues(names)
     from outlast.workers import app
 
-    app.worker_main(argv=_worker_argv(args))
+    app.worker_main(argv=_worker_argv(args, queues))
     return 0
 
 
 def _run_beat(args: argparse.Namespace) -> int:
+    check_settings()
     from outlast.workers import app
 
     app.start(argv=["beat", "-l", args.loglevel])
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``outlast`` console script."""
-    args = _parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     if args.version:
         print(_version())
         return 0
@@ -112,4 +247,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "beat":
         return _run_beat(args)
     _parser().print_help(sys.stderr)
-    return 2
+    return USAGE_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``outlast`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigurationError as exc:
+        prog = f"outlast {args.command}" if args.command else "outlast"
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return USAGE_ERROR
