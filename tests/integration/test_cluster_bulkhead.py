@@ -247,13 +247,14 @@ def test_renewal_restores_a_vanished_lease_when_a_permit_is_free(link: RedisLink
     assert live_leases(link, bulkhead) == 0
 
 
-def test_a_lease_lost_to_a_full_bulkhead_is_reported_and_no_longer_renewed(
+def test_a_lease_lost_to_a_full_bulkhead_is_reported_and_counts_again(
     link: RedisLink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A lease that vanished while others took every permit cannot come back: the renewer
-    logs a warning and stops renewing it, and the capacity stays exact."""
+    """A lease that vanished while others took every permit is written back anyway (its call
+    runs) with a warning: nobody else is admitted until both calls have ended."""
     clock = FakeClock()
     mine, theirs = cluster(link, 1, lease=30.0, clock=clock), cluster(link, 1)
+    newcomer = cluster(link, 1)
     assert mine.try_acquire()
     link.client.delete(mine.lease_key)
     assert theirs.try_acquire()
@@ -261,10 +262,30 @@ def test_a_lease_lost_to_a_full_bulkhead_is_reported_and_no_longer_renewed(
     with caplog.at_level(logging.WARNING, logger="outlast.resilience.bulkhead"):
         renewer_for(link).renew_due()
     assert "expired while held" in caplog.text
-    assert live_leases(link, mine) == 1
-    assert mine.due_leases()[0] == []
-    mine.release()
+    assert live_leases(link, mine) == 2
+    assert mine.due_leases()[0] == []  # renewed: due again only a third of a lease later
     theirs.release()
+    assert newcomer.try_acquire() is False
+    mine.release()
+    assert newcomer.try_acquire() is True
+    newcomer.release()
+
+
+def test_a_lease_released_while_its_renewal_is_in_flight_is_not_left_behind(
+    link: RedisLink,
+) -> None:
+    """A renewal that writes back a lease its holder released meanwhile removes it again,
+    so the permit is free at once rather than one lease time later."""
+    clock = FakeClock()
+    bulkhead = cluster(link, 1, lease=30.0, clock=clock)
+    assert bulkhead.try_acquire()
+    clock.advance(10.0)
+    due, at = bulkhead.due_leases()
+    bulkhead.release()  # the renewer read the lease as due just before this
+    assert bulkhead._table.adopt(due)  # its round trip writes the lease back
+    assert live_leases(link, bulkhead) == 1
+    bulkhead.leases_renewed(due, at)
+    assert live_leases(link, bulkhead) == 0
 
 
 def test_lease_keys_expire_when_unused_and_vanish_when_empty(link: RedisLink) -> None:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 __all__ = ["HeldPermits"]
 
-_NEVER = float("inf")
-
 
 class HeldPermits:
     """Lease ids (with when each was granted or last renewed) and local/open permit counts."""
@@ -92,8 +90,11 @@ class HeldPermits:
         """Ids of the leases granted or renewed at ``oldest`` or before."""
         return [lease for lease, since in self.leases.items() if since <= oldest]
 
-    def renewed(self, leases: list[str], at: float, lost: set[str]) -> None:
-        """Mark ``leases`` renewed at ``at``; the ``lost`` ones are never due again."""
+    def renewed(self, leases: list[str], at: float) -> list[str]:
+        """Mark ``leases`` renewed at ``at``; returns those given back meanwhile, which the
+        renewal may have written back after their release removed them."""
+        released = [lease for lease in leases if lease not in self.leases]
         for lease in leases:
             if lease in self.leases:
-                self.leases[lease] = _NEVER if lease in lost else at
+                self.leases[lease] = at
+        return released

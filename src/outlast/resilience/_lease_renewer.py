@@ -60,8 +60,8 @@ class LeaseHolder(Protocol):
         """The lease ids to renew now, and the holder's clock reading taken before."""
         ...
 
-    def leases_renewed(self, renewed: list[str], at: float, lost: set[str]) -> None:
-        """Record that ``renewed`` were extended at ``at``, except the ``lost`` ones."""
+    def leases_renewed(self, renewed: list[str], at: float) -> None:
+        """Record that ``renewed`` were extended (or written back) at ``at``."""
         ...
 
     def adopt_unwritten(self) -> None:
@@ -120,16 +120,16 @@ class LeaseRenewer:
         answers = self.link.call(lambda client: _send(client, batches))
         if isinstance(answers, Unavailable):
             return
-        for (holder, ids, at), lost in zip(batches, answers, strict=True):
-            lost_ids = {item.decode() if isinstance(item, bytes) else str(item) for item in lost}
-            if lost_ids:
+        for (holder, ids, at), crowded in zip(batches, answers, strict=True):
+            if crowded:
                 log.warning(
                     "bulkhead lease set %s: %d lease(s) expired while held and every permit "
-                    "was taken meanwhile; those calls run beyond the cluster capacity",
+                    "was taken meanwhile; those calls ran beyond the cluster capacity and "
+                    "count again, so no permit is granted until fewer are held",
                     holder.lease_key,
-                    len(lost_ids),
+                    len(crowded),
                 )
-            holder.leases_renewed(ids, at, lost_ids)
+            holder.leases_renewed(ids, at)
 
     def _snapshot(self) -> list[LeaseHolder]:
         with self._lock:

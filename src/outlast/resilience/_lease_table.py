@@ -2,7 +2,7 @@
 
 :class:`LeaseTable` is the only part of a cluster bulkhead that talks to Redis on the call
 path: grant a lease (the ``ACQUIRE`` script), remove one (``ZREM``), count the live ones
-(``COUNT``), and write as leases the permits taken while Redis did not answer (``ADOPT``).
+(``COUNT``), and write as leases the permits taken while Redis did not answer (``RENEW``).
 Every call goes through the :class:`~outlast.resilience._redis_link.RedisLink`, so a Redis
 that does not answer yields ``UNAVAILABLE``, never an exception; the sync and async variants
 run the same scripts over the two clients.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from outlast.resilience._redis_bulkhead_scripts import ACQUIRE, ADOPT, COUNT
+from outlast.resilience._redis_bulkhead_scripts import ACQUIRE, COUNT, RENEW
 from outlast.resilience._redis_link import RedisLink, Unavailable
 
 __all__ = ["LeaseTable"]
@@ -56,15 +56,15 @@ class LeaseTable:
 
     def adopt(self, leases: list[str]) -> bool:
         """Add ``leases`` whatever the count (their calls already run); False if no answer."""
-        args: list[int | str] = [self._limits[1], *leases]
-        answer = self.link.call(lambda client: ADOPT.run(client, self._keys, args))
+        args = [self._limits[1], self._limits[0], *leases]
+        answer = self.link.call(lambda client: RENEW.run(client, self._keys, args))
         return not isinstance(answer, Unavailable)
 
     async def aadopt(self, leases: list[str]) -> bool:
         """:meth:`adopt` over the async client, completed even if the caller is cancelled."""
-        args: list[int | str] = [self._limits[1], *leases]
+        args = [self._limits[1], self._limits[0], *leases]
         answer = await asyncio.shield(
-            self.link.acall(lambda client: ADOPT.arun(client, self._keys, args))
+            self.link.acall(lambda client: RENEW.arun(client, self._keys, args))
         )
         return not isinstance(answer, Unavailable)
 

@@ -253,10 +253,12 @@ class ClusterBulkhead(Bulkhead):
         with self._lock:
             return self._held.due(now - self.lease_seconds / 3), now
 
-    def leases_renewed(self, renewed: list[str], at: float, lost: set[str]) -> None:
-        """Mark ``renewed`` leases fresh as of ``at``; ``lost`` ones are never renewed again."""
+    def leases_renewed(self, renewed: list[str], at: float) -> None:
+        """Mark ``renewed`` leases fresh as of ``at``; any released meanwhile go again."""
         with self._lock:
-            self._held.renewed(renewed, at, lost)
+            released = self._held.renewed(renewed, at)
+        for lease in released:
+            self._table.remove(lease)
 
     def adopt_unwritten(self) -> None:
         """Write the permits taken while Redis did not answer as leases, if it answers now."""

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from redis.exceptions import NoScriptError
 
-__all__ = ["ACQUIRE", "ADOPT", "COUNT", "RENEW", "LuaScript"]
+__all__ = ["ACQUIRE", "COUNT", "RENEW", "LuaScript"]
 
 # The current server time in milliseconds; every script starts with it.
 _NOW: Final = """
@@ -89,43 +89,28 @@ return 1
 """
 )
 
-#: KEYS[1] the lease set; ARGV lease ms, capacity, then lease ids. Extends every live lease;
-#: a lease that vanished (it expired while its holder stalled, or Redis lost its data) is
-#: added back while a permit is free. Returns the ids that could not be kept.
+#: KEYS[1] the lease set; ARGV lease ms, capacity, then lease ids. Extends every lease, and
+#: adds back one that vanished (it expired while its holder stalled or Redis was away, or
+#: Redis lost its data) or was never written (a permit taken while Redis did not answer),
+#: whatever the count: each names a call that runs, so it counts against the capacity, even
+#: if the set then holds more than it (no grant until it holds fewer). Returns the ids that
+#: were added to a set already full: calls that ran beyond the capacity.
 RENEW: Final = LuaScript(
     _NOW
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local lease = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
-local lost = {}
+local crowded = {}
 for i = 3, #ARGV do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i])
-      or redis.call('ZCARD', KEYS[1]) < capacity then
-    redis.call('ZADD', KEYS[1], now + lease, ARGV[i])
-  else
-    lost[#lost + 1] = ARGV[i]
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i])
+      and redis.call('ZCARD', KEYS[1]) >= capacity then
+    crowded[#crowded + 1] = ARGV[i]
   end
-end
-redis.call('PEXPIRE', KEYS[1], lease * 2)
-return lost
-"""
-)
-
-#: KEYS[1] the lease set; ARGV lease ms, then lease ids. Adds every id as a lease whatever
-#: the count: they name calls that already run (admitted while Redis did not answer), so they
-#: must count against the capacity from now on, even if the set then holds more than it.
-#: Returns how many leases are live afterwards.
-ADOPT: Final = LuaScript(
-    _NOW
-    + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local lease = tonumber(ARGV[1])
-for i = 2, #ARGV do
   redis.call('ZADD', KEYS[1], now + lease, ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], lease * 2)
-return redis.call('ZCARD', KEYS[1])
+return crowded
 """
 )
 
