@@ -18,10 +18,18 @@ __all__ = [
 
 #: KEYS: item, index... ARGV: id, document, score, ttl ms ("0": none), prune-at-or-below ("").
 #: Stores the document once (first write wins) and indexes it; returns the stored document
-#: if the id was already taken, else nil.
+#: if the id was already taken, else nil. Writes nothing when an index cannot be written.
 PUT_INDEXED = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return existing end
+-- A script's writes before an error stay: refuse before the first one, or a retry would
+-- find the document stored and never index it.
+for i = 2, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i])['ok']
+  if kind ~= 'none' and kind ~= 'zset' then
+    return redis.error_reply('WRONGTYPE index ' .. KEYS[i] .. ' holds a ' .. kind)
+  end
+end
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
