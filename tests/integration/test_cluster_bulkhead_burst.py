@@ -13,6 +13,7 @@ pid at the end whatever happened.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -267,6 +268,35 @@ def test_a_process_counts_its_own_fallback_calls_before_taking_a_lease() -> None
         server.stop()
         for link in links:
             link.close()
+
+
+async def test_an_async_caller_counts_its_process_fallback_calls_before_its_lease() -> None:
+    """The async path too: right after Redis returns, ``await acquire`` first writes the
+    calls admitted on the local ledger, so it is refused while they fill the capacity."""
+    server = start_redis_server()
+    link = RedisLink(server.url, namespace="resync", retry_interval=0.1)
+    mine = cluster(link, 2, "local")
+    try:
+        server.stop()
+        assert await mine.acquire(timeout=0)
+        assert await mine.acquire(timeout=0)
+        restarted = start_redis_server(port=server.port)
+        try:
+            await asyncio.sleep(0.15)  # the link's retry interval
+            assert await mine.acquire(timeout=0) is False
+            assert mine.stats()["mode"] == "cluster"
+            assert int(link.client.zcard(mine.lease_key)) == 2
+            await mine.arelease()
+            assert await mine.acquire(timeout=0)
+            await mine.arelease()
+            await mine.arelease()
+            assert int(link.client.zcard(mine.lease_key)) == 0
+        finally:
+            await link.aclose()
+            restarted.stop()
+    finally:
+        server.stop()
+        link.close()
 
 
 def test_a_lease_asked_for_again_after_a_lost_answer_is_granted_not_counted_twice(
