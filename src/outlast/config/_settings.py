@@ -88,6 +88,8 @@ class Settings(SettingsBase):
     longer than ``retry_park_threshold`` never ride on the broker but wait in the store.
     An idempotent operation's claim is a lease of ``idempotency_claim_lease`` seconds,
     renewed while its attempt runs: a dead worker's work is taken over after about that.
+    A message whose worker process died during ``max_worker_losses`` of its starts is not
+    run again but dead-lettered (an operation may set its own).
     ``task_modules`` (a JSON list) names the application's modules of ``@operation``s, which
     every worker imports. Of several beat processes only the one holding a leader lease of
     ``beat_lease_ttl`` seconds in Redis sends the schedule; another takes over within about
@@ -122,6 +124,7 @@ class Settings(SettingsBase):
     worker_soft_shutdown_timeout: float = Field(default=10.0, ge=0)
     retry_park_threshold: float = Field(default=60.0, gt=0)
     idempotency_claim_lease: float = Field(default=30.0, gt=0)
+    max_worker_losses: int = Field(default=3, ge=1)
     task_modules: list[str] = Field(default_factory=list)
     retry_release_interval: float = Field(default=5.0, gt=0)
     beat_lease_ttl: float = Field(default=10.0, ge=1.0)

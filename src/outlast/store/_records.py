@@ -69,7 +69,9 @@ def _check_args(record: DeadLetter | ScheduledRetry) -> None:
 class DeadLetter(Record):
     """A task that will not be retried again: what ran, how it failed, and its replays.
 
-    ``reason`` says why it was given up (e.g. "exhausted", "non_retryable", "poison");
+    ``reason`` says why it was given up (e.g. "exhausted", "non_retryable", "poison",
+    "timeout" for work a time limit cut short, "worker_lost" for work whose worker process
+    died at each of its last starts);
     ``attempts`` counts the attempts made; ``first_attempt_at`` (if known) and ``failed_at``
     bracket them. ``replay_count``/``replayed_at``/``replay_task_id`` are set by
     ``Store.mark_dead_letter_replayed``. Pass a stable ``id`` (for example derived from the

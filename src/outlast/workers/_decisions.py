@@ -22,6 +22,7 @@ from outlast.store import ClaimStatus, IdempotencyClaim, StoreUnavailableError
 from outlast.workers._envelope import Envelope
 from outlast.workers._operations import OperationSpec
 from outlast.workers._steps import Dead, Defer, Done, Retry, Step
+from outlast.workers._time_limits import as_time_limit, timeout_reason
 
 __all__ = [
     "BULKHEAD_DEFER",
@@ -105,12 +106,13 @@ def prepare(spec: OperationSpec) -> Attempt | Defer:
 
 
 def classify(spec: OperationSpec, envelope: Envelope, error: Exception, clock: Clock) -> Step:
-    """What a failed attempt means: a deferral (breaker open, bulkhead full) or a failure."""
+    """What a failed attempt means: a deferral (breaker open, bulkhead full) or a failure
+    (a time limit's is a timeout: dead-lettered with reason ``timeout`` once given up)."""
     if isinstance(error, CircuitBreakerOpenError):
         return Defer(error.retry_after, "breaker_open")
     if isinstance(error, BulkheadCapacityError):
         return Defer(BULKHEAD_DEFER, "bulkhead_full")
-    return _failure(spec, envelope, error, clock)
+    return timeout_reason(_failure(spec, envelope, as_time_limit(error), clock))
 
 
 def _failure(spec: OperationSpec, envelope: Envelope, error: Exception, clock: Clock) -> Step:

@@ -28,6 +28,8 @@ class OperationSpec:
 
     ``breaker_ignores`` are errors that say nothing about the breaker's service (a declined
     payment, bad input): they count as neither success nor failure for it.
+    ``max_worker_losses`` (None: the setting) is how many of a message's starts may die
+    with their worker process before the message is dead-lettered instead of run again.
     """
 
     name: str
@@ -39,6 +41,7 @@ class OperationSpec:
     bulkhead: str | None = None
     idempotent: bool = False
     timeout: float | None = None
+    max_worker_losses: int | None = None
 
     signature: inspect.Signature = field(init=False, repr=False, compare=False)
 
@@ -64,6 +67,7 @@ def operation(
     bulkhead: str | None = None,
     idempotent: bool = False,
     timeout: float | None = None,
+    max_worker_losses: int | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated function as the task ``name`` (see :class:`OperationSpec`).
 
@@ -82,6 +86,7 @@ def operation(
             bulkhead=bulkhead,
             idempotent=idempotent,
             timeout=timeout,
+            max_worker_losses=_losses(max_worker_losses, name),
         )
         _register(spec)
         return fn
@@ -99,6 +104,14 @@ def _error_types(
                 f"operation {name!r}: breaker_ignores takes exception classes, not {error!r}"
             )
     return errors
+
+
+def _losses(value: int | None, name: str) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigurationError(
+            f"operation {name!r}: max_worker_losses must be an int >= 1, got {value!r}"
+        )
+    return value
 
 
 def _retry(value: RetryConfig | str | None, name: str) -> RetryConfig:
