@@ -294,3 +294,11 @@ def test_good_settings_still_load(env: pytest.MonkeyPatch) -> None:
     assert get_settings().task_modules == []
     assert get_email_settings().smtp_port == 2525
     assert get_payment_settings().payment_gateway_url == "https://gateway.example/v1"
+
+
+def test_empty_variable_counts_as_unset(env: pytest.MonkeyPatch) -> None:
+    """OUTLAST_REDIS_URL= (empty, as compose files leave it) is no URL, not a malformed one."""
+    env.setenv("OUTLAST_REDIS_URL", "")
+    env.setenv("OUTLAST_PAYMENT_GATEWAY_URL", "")
+    assert reload_settings().redis_url is None
+    assert get_payment_settings().payment_gateway_url is None

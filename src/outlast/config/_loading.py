@@ -57,8 +57,13 @@ class _EnvSource(EnvSettingsSource):
 class SettingsBase(BaseSettings):
     """The sources and conventions every Outlast settings class shares."""
 
+    # An empty variable counts as unset (as compose files and shells often leave them).
     model_config = SettingsConfigDict(
-        env_prefix="OUTLAST_", env_nested_delimiter="__", extra="ignore", frozen=True
+        env_prefix="OUTLAST_",
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
     )
 
     @classmethod

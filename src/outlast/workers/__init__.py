@@ -11,7 +11,10 @@ from typing import Any
 
 from celery import signals
 
-from outlast.workers import _keep_letter  # noqa: F401  (registers the letter-keeping task)
+from outlast.workers import (
+    _keep_letter,  # noqa: F401  (registers the letter-keeping task)
+    _startup_checks,  # noqa: F401  (warns at start about endpoints it lacks)
+)
 from outlast.workers._app import DEFAULT_REDIS_URL, TASK_MODULES, app, celery_config, create_app
 from outlast.workers._enqueue import enqueue, fallback_to_queue
 from outlast.workers._loop import close_process_loop, process_loop, run_on_process_loop
