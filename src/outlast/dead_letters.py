@@ -2,8 +2,9 @@
 
 ``await dead_letters.list()``, ``show(id)``, ``replay(id)`` and ``purge()`` work on the
 store the settings name (or the ``store`` given). A replay enqueues the operation again
-with the letter's arguments and idempotency key, so work that did complete meanwhile is
-not done twice, and records the replay on the letter.
+with the letter's arguments and idempotency key (every dead letter carries the key its
+work ran under), so work that did complete meanwhile is not done twice, and records the
+replay on the letter.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import builtins
 
 from outlast.store import DeadLetter, Store
 from outlast.workers._enqueue import enqueue
+from outlast.workers._envelope import ENVELOPE_KEY
 from outlast.workers._store import worker_store
 
 __all__ = ["list", "purge", "replay", "show"]
@@ -37,10 +39,20 @@ async def replay(letter_id: str, *, store: Store | None = None) -> str:
     letter = await store.get_dead_letter(letter_id)
     if letter is None:
         raise KeyError(f"no dead letter {letter_id!r}")
-    kwargs = letter.kwargs if isinstance(letter.kwargs, dict) else {}
-    sent = enqueue(letter.task_name, *letter.args, idempotency_key=letter.idempotency_key, **kwargs)
+    kwargs = dict(letter.kwargs) if isinstance(letter.kwargs, dict) else {}
+    key = _key_of(letter, kwargs.pop(ENVELOPE_KEY, None))
+    sent = enqueue(letter.task_name, *letter.args, idempotency_key=key, **kwargs)
     await store.mark_dead_letter_replayed(letter_id, replay_task_id=sent["task_id"])
     return str(sent["task_id"])
+
+
+def _key_of(letter: DeadLetter, envelope: object) -> str | None:
+    """The letter's idempotency key; a letter stored before every letter carried its own
+    may have it only in the envelope its arguments kept."""
+    if letter.idempotency_key or not isinstance(envelope, dict):
+        return letter.idempotency_key
+    key = envelope.get("key")
+    return key if isinstance(key, str) and key.strip() else None
 
 
 async def purge(
