@@ -13,6 +13,7 @@ prove. Every process is joined, or killed by its pid, when the test ends.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -33,12 +34,14 @@ def _explode() -> None:
 
 
 def serve(conn: Connection, redis_url: str, namespace: str, settings: dict[str, Any]) -> None:
-    """Create the breaker, say "ready", then answer commands until "stop"."""
+    """Create the breaker (cluster scope unless ``settings["scope"]`` says otherwise), say
+    "ready", then answer commands until "stop"."""
     os.environ["OUTLAST_REDIS_URL"] = redis_url
     os.environ["OUTLAST_NAMESPACE"] = namespace
     from outlast.resilience import get_circuit_breaker
 
-    breaker = get_circuit_breaker("shared", scope="cluster", **settings)
+    scope = settings.pop("scope", "cluster")
+    breaker = get_circuit_breaker("shared", scope=scope, **settings)
     held: list[float] = []
     conn.send(("ready", breaker.state.value))
     while True:
@@ -68,6 +71,8 @@ def _run(breaker: Any, held: list[float], command: str, args: list[Any]) -> Any:
         return count
     if command == "stats":
         return breaker.stats()
+    if command == "hammer":
+        return asyncio.run(_hammer(breaker, args[0]))
     raise ValueError(f"unknown command {command!r}")
 
 
@@ -82,6 +87,29 @@ def _call(breaker: Any, outcome: str) -> tuple[str, float]:
     except CircuitBreakerOpenError:
         return ("rejected", time.monotonic())
     return ("ok", time.monotonic())
+
+
+async def _hammer(breaker: Any, seconds: float) -> tuple[int, int]:
+    """Call a failing async service back to back for ``seconds``; how many calls reached
+    it, and how many the breaker rejected."""
+    from outlast.errors import CircuitBreakerOpenError
+
+    reached = rejected = 0
+
+    async def service() -> None:
+        nonlocal reached
+        reached += 1
+        raise Boom("down")
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            await breaker.call(service)
+        except Boom:
+            pass
+        except CircuitBreakerOpenError:
+            rejected += 1
+    return reached, rejected
 
 
 def _wait_state(breaker: Any, state: str, timeout: float) -> float | None:
@@ -111,7 +139,8 @@ class BreakerProcess:
 
     Commands: ``calls(outcomes)`` -> [(result, time)]; ``wait_state(state, timeout)`` ->
     time seen or None; ``probe_window(seconds)`` -> calls admitted and held;
-    ``finish_probes("ok"|"fail")`` -> how many were finished; ``stats()``.
+    ``finish_probes("ok"|"fail")`` -> how many were finished; ``stats()``;
+    ``hammer(seconds)`` -> (calls that reached a failing async service, calls rejected).
     """
 
     def __init__(self, redis_url: str, namespace: str, **settings: Any) -> None:

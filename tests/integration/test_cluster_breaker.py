@@ -173,15 +173,21 @@ def test_rate_rules_trip_on_the_calls_of_all_processes(
 
 
 def _trip_and_wait_in_forked_child(breaker: CircuitBreaker, link: RedisLink) -> None:
-    """In a forked child: fail until the breaker opens, seen through the child's own
-    threads; exit 0 if it did (multiprocessing ends the child with os._exit)."""
+    """In a forked child: fail until the breaker opens here, then wait until the child's own
+    flusher has written the trip to Redis; exit 0 if both happened (multiprocessing ends
+    the child with os._exit, so pending writes would be lost)."""
     for _ in range(3):
         with contextlib.suppress(Boom):
             breaker.call_sync(explode)
+    opened_here = breaker.state == "open"
+    client = redis.Redis.from_url(link.url)
     deadline = time.monotonic() + 3.0
-    while breaker.state != "open" and time.monotonic() < deadline:
+    while client.hget(link.key("cb", "svc"), "state") != b"open":
+        if time.monotonic() > deadline:
+            raise SystemExit(1)
         time.sleep(0.002)
-    raise SystemExit(0 if breaker.state == "open" else 1)
+    client.close()
+    raise SystemExit(0 if opened_here else 2)
 
 
 def test_a_forked_child_runs_its_own_threads(link: RedisLink) -> None:

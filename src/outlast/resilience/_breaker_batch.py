@@ -11,7 +11,12 @@ between ``window_size`` and twice that many of the latest codes: exact while a f
 interval sees no more calls than that; beyond, the oldest of the batch are forgotten.
 
 A batch is tagged with the view's incarnation ``id`` and ``epoch``: only outcomes observed
-in the state Redis is still in may move it; the others only add to the totals.
+in the state Redis is still in may move it; the others only add to the totals. A batch whose
+outcomes opened the breaker in this process (:mod:`._local_trip`) carries the reason in
+``trip``: Redis opens the breaker for it even if its own rules, applied to a view that moved
+on since (another process's success), would not, as long as it is still in the batch's
+state. The process has already opened and reported it; one state for all wins over a
+process open on its own.
 
 Nothing here locks, reads a clock or talks to Redis; the breaker state that owns these
 objects does, under its lock.
@@ -95,6 +100,7 @@ class Batch:
         "run",
         "saw_success",
         "successes",
+        "trip",
         "view_id",
         "window_calls",
         "window_failures",
@@ -122,6 +128,7 @@ class Batch:
         self.probe_successes = 0
         self.probe_failures = 0
         self.probe_releases = 0
+        self.trip = ""
 
     def successor(self) -> Batch:
         """An empty batch with the same tag (to collect while this one is sent)."""
@@ -165,7 +172,7 @@ class Batch:
         )
 
     def args(self) -> tuple[object, ...]:
-        """ARGV 13-28 of the SYNC script."""
+        """ARGV 13-29 of the SYNC script."""
         return (
             self.view_id,
             self.epoch,
@@ -183,6 +190,7 @@ class Batch:
             self.probe_successes,
             self.probe_failures,
             self.probe_releases,
+            self.trip,
         )
 
     def absorb_older(self, older: Batch) -> None:
@@ -210,3 +218,4 @@ class Batch:
         self.probe_successes += older.probe_successes
         self.probe_failures += older.probe_failures
         self.probe_releases += older.probe_releases
+        self.trip = older.trip or self.trip

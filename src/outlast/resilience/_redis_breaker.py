@@ -7,8 +7,16 @@ which applies the rules atomically with the server's clock, trips the breaker if
 so, and publishes the new view. Every process adopts published views at once, and re-reads
 them every ``state_sync_interval``. An open breaker rejects from the cached deadline; once
 it passes, admission asks Redis (:data:`ADMIT`), which admits ``half_open_max_calls``
-probes cluster-wide. Probe outcomes, and a failure that may complete the consecutive run,
-wake the flusher instead of waiting for the interval; the caller never waits on them.
+probes cluster-wide. Probe outcomes wake the flusher instead of waiting for the interval;
+the caller never waits on them.
+
+A process's own outcomes count in its own decisions at once. When they, applied to its
+view, complete a rule (:mod:`._local_trip`: consecutive failures, failure or slow-call rate
+over a count or time window, ``minimum_calls`` respected), or a half-open probe fails, it
+opens on that very call: the call's outcome returns the transition, the state read next is
+OPEN, the next call is rejected without reaching the service, and the flusher is woken to
+write the trip. A burst of failures therefore lets through at most ``failure_threshold``
+calls per process, as a local breaker does. The closed success path still does no I/O.
 
 Calls are told apart as in :class:`LocalBreakerState` (``started`` against the time the
 view's current epoch was adopted): an outcome observed in an older epoch adds to the totals
@@ -42,6 +50,7 @@ from outlast.resilience._breaker_state import (
     CircuitState,
     Transition,
 )
+from outlast.resilience._local_trip import TripRules, rule_completed
 from outlast.resilience._redis_breaker_scripts import ADMIT, CONTROL
 from outlast.resilience._redis_link import RedisLink, Unavailable
 from outlast.resilience._shared_breaker_view import CLUSTER, DownPolicy, SharedBreakerView
@@ -75,7 +84,7 @@ class RedisBreakerState(SharedBreakerView):
         flush_interval: float | None = None,
         sync_interval: float | None = None,
     ) -> None:
-        self._threshold = config.failure_threshold
+        self._rules = TripRules.of(config)
         self._window = config.uses_window
         self._slow = config.slow_call_duration
         self._hint = min(_HALF_OPEN_RETRY_HINT, config.recovery_timeout)
@@ -169,7 +178,7 @@ class RedisBreakerState(SharedBreakerView):
     # -- outcomes ----------------------------------------------------------------------
 
     def record_success(self, started: float, now: float) -> Transition | None:
-        wake = False
+        wake, opened = False, None
         with self._lock:
             batch = self._batch
             batch.successes += 1
@@ -178,37 +187,46 @@ class RedisBreakerState(SharedBreakerView):
                 if state is _CLOSED:
                     batch.saw_success = True
                     batch.run = 0
-                    if self._window:
+                    if self._window:  # a success can reach minimum_calls, or be slow
                         batch.window_outcome(False, now - started > self._slow)
+                        opened = self._check_rules(now)
                 elif state is _HALF_OPEN:
                     batch.probe_successes += 1
                     wake = True
-        if wake:
+        if wake or opened is not None:
             self._wake()
         local = self._local
-        return None if local is None else local.record_success(started, now)
+        return opened if local is None else local.record_success(started, now)
 
     def record_failure(self, started: float, now: float) -> Transition | None:
-        wake = False
+        wake, opened = False, None
         with self._lock:
             batch = self._batch
             batch.failures += 1
             if started >= self._since:
                 state = self._state
                 if state is _CLOSED:
-                    run = batch.closed_failure()
-                    if not batch.saw_success:
-                        run += self._view.consecutive
-                    wake = run >= self._threshold  # this may trip it: write now
+                    batch.closed_failure()
                     if self._window:
                         batch.window_outcome(True, now - started > self._slow)
+                    opened = self._check_rules(now)
                 elif state is _HALF_OPEN:
                     batch.probe_failures += 1
                     wake = True
-        if wake:
+                    if self._mode == CLUSTER:
+                        opened = self._open_locally(now, "probe_failed")
+        if wake or opened is not None:
             self._wake()
         local = self._local
-        return None if local is None else local.record_failure(started, now)
+        return opened if local is None else local.record_failure(started, now)
+
+    def _check_rules(self, now: float) -> Transition | None:
+        """Open here if the pending outcomes complete a rule (lock held, state closed)."""
+        if self._mode != CLUSTER:
+            return None  # the down policy decides; the shared state wins when Redis is back
+        elapsed = now - self._view_seen
+        reason = rule_completed(self._view, self._pending(), self._rules, elapsed=elapsed)
+        return None if reason is None else self._open_locally(now, reason)
 
     def release(self, started: float, now: float) -> None:
         with self._lock:

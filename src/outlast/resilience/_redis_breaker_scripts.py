@@ -139,8 +139,9 @@ end
 """
 
 _SYNC_BODY = r"""
--- ARGV 13-28: the batch of outcomes one process observed since its last flush, tagged
--- with the incarnation and epoch it observed them in (see _breaker_batch.Batch.args).
+-- ARGV 13-29: the batch of outcomes one process observed since its last flush, tagged
+-- with the incarnation and epoch it observed them in, and the reason it opened the breaker
+-- on its own, if it did (see _breaker_batch.Batch.args).
 local batch_id, batch_epoch = ARGV[13], tonumber(ARGV[14])
 local succ, fail, rej = tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
 local lead, run, longest, saw = tonumber(ARGV[18]), tonumber(ARGV[19]),
@@ -148,6 +149,7 @@ local lead, run, longest, saw = tonumber(ARGV[18]), tonumber(ARGV[19]),
 local codes = ARGV[22]
 local tc, tf, ts = tonumber(ARGV[23]), tonumber(ARGV[24]), tonumber(ARGV[25])
 local pok, pfail, prel = tonumber(ARGV[26]), tonumber(ARGV[27]), tonumber(ARGV[28])
+local trip = ARGV[29]
 
 if succ + fail + rej > 0 then
   s.succ, s.fail, s.rej = s.succ + succ, s.fail + fail, s.rej + rej
@@ -229,6 +231,9 @@ end
 local same_id = batch_id == s.id or (batch_id == '' and s.epoch == 0)
 if s.state == 'closed' and (not EXISTS or (same_id and batch_epoch == s.epoch)) then
   apply_closed()
+  -- The process opened on these outcomes already: the rules here saw more (another
+  -- process's success), but one state for all beats a process open on its own.
+  if s.state == 'closed' and trip ~= '' then move('open', trip) end
 end
 if s.state == 'half_open' and same_id and batch_epoch == s.epoch then apply_probes() end
 save()

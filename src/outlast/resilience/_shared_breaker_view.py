@@ -14,6 +14,13 @@ write version as high, or of another incarnation (a restarted Redis, an expired 
 no earlier in server time. A new epoch moves
 ``since``: outcomes of calls started before it count in the totals only.
 
+A process may also move on its own (:meth:`SharedBreakerView._open_locally`): when its
+pending outcomes complete a rule, or a half-open probe fails, it opens at once and its
+batch carries the trip to Redis. Until a view of a later epoch arrives (Redis confirming
+the trip, or another process's trip that won), views of the epoch it left update the
+counters but not the state. The confirming flush reply's transition is not reported again:
+each process reports an opening once, whether it found it or Redis did.
+
 This module never decides whether a call may run, and never blocks a caller on Redis
 except in ``flush()`` and in the constructor's first read.
 """
@@ -46,7 +53,7 @@ _MODES: Final[dict[str, str]] = {
     "fail_open": "fail-open",
     "fail_closed": "fail-closed",
 }
-_CLOSED = CircuitState.CLOSED
+_CLOSED, _OPEN = CircuitState.CLOSED, CircuitState.OPEN
 
 
 class SharedBreakerView:
@@ -86,6 +93,9 @@ class SharedBreakerView:
         self._deadline = 0.0  # monotonic time an open view stops rejecting
         self._since = float("-inf")  # monotonic time the view's epoch was adopted
         self._hold_until = 0.0  # half-open and full: no admission round trip before this
+        self._view_seen = 0.0  # monotonic time the view arrived
+        self._provisional = False  # opened here; Redis has not confirmed it yet
+        self._opened_from: tuple[str, int] | None = None  # (id, epoch) last left by opening here
         self._loaded = False
         self._mode = CLUSTER
         self._local: LocalBreakerState | None = None
@@ -127,10 +137,13 @@ class SharedBreakerView:
 
     # -- the shared view -----------------------------------------------------------------
 
-    def _adopt(self, view: View, *, admitted_at: float | None = None) -> None:
-        """Make ``view`` this process's view unless a newer one was adopted already."""
+    def _adopt(self, view: View, *, admitted_at: float | None = None, sent: bool = False) -> None:
+        """Make ``view`` this process's view unless a newer one was adopted already;
+        ``sent``: it is the reply to the batch in flight, which it now includes."""
         now = self._clock.monotonic()
         with self._lock:
+            if sent:
+                self._sent = None
             current = self._view
             if self._loaded and not supersedes(view, current):
                 return
@@ -138,6 +151,7 @@ class SharedBreakerView:
                 self._since = now
                 self._hold_until = 0.0
                 self._batch.retag(view.id, view.epoch)
+                self._provisional = False
             elif view.id != current.id:
                 self._batch.view_id = view.id  # the key was created: same state, now named
             if admitted_at is not None and admitted_at < self._since:
@@ -145,10 +159,44 @@ class SharedBreakerView:
                 # adopted first): the call admitted at ``admitted_at`` belongs to it.
                 self._since = admitted_at
             self._view = view
+            self._view_seen = now
+            self._loaded = True
+            if self._provisional:
+                return  # a view of the state this process left: the counters only
             self._state = view.state
             self._deadline = now + view.remaining
-            self._loaded = True
             self._fast = self._mode == CLUSTER and view.state is _CLOSED
+
+    def _open_locally(self, now: float, reason: str) -> Transition:
+        """Open in this process at ``now`` (lock held); the batch takes the trip to Redis."""
+        view, old = self._view, self._state
+        self._batch.trip = reason
+        self._opened_from = (view.id, view.epoch)
+        self._provisional = True
+        self._deadline = now + self._config.recovery_timeout  # before the state: see _decide
+        self._since = now
+        self._hold_until = 0.0
+        self._fast = False
+        self._state = _OPEN
+        return Transition(old, _OPEN, reason)
+
+    def _opened_here(self, transition: Transition, view: View) -> bool:
+        """Whether ``transition``, which led to ``view``, is an opening this process found
+        and reported itself."""
+        origin = self._opened_from
+        return (
+            origin is not None
+            and transition.new is _OPEN
+            and view.epoch == origin[1] + 1
+            and origin[0] in ("", view.id)
+        )
+
+    def _pending(self) -> list[Batch]:
+        """The outcomes the view does not include yet, oldest first (lock held)."""
+        batch, sent = self._batch, self._sent
+        if sent is None or (sent.view_id, sent.epoch) != (batch.view_id, batch.epoch):
+            return [batch]
+        return [sent, batch]
 
     def _fall_back(self) -> None:
         """Redis did not answer: decide by ``down_policy`` until a flush reaches it again."""
@@ -174,6 +222,7 @@ class SharedBreakerView:
         with self._lock:
             self._mode = CLUSTER
             self._local = None
+            self._provisional = False  # the shared state wins
             self._loaded = False  # adopt the view whatever its version
         self._adopt(view)
         log.info("circuit breaker %r: redis answers again, back to cluster state", self.name)
@@ -191,14 +240,14 @@ class SharedBreakerView:
 
     def delivered(self, reply: Any) -> Callable[[], None] | None:
         view, transition = parse_view(reply)
-        with self._lock:
-            self._sent = None
         if self._mode != CLUSTER:
+            with self._lock:
+                self._sent = None
             self._resume(view)
         else:
-            self._adopt(view)
+            self._adopt(view, sent=True)
         notify = self._notify
-        if transition is None or notify is None:
+        if transition is None or notify is None or self._opened_here(transition, view):
             return None
         return functools.partial(notify, transition)
 
