@@ -5,16 +5,17 @@ amount)``; plain code calls ``payment_queue.add(...)`` and reads the answer. One
 serves both: ``add`` sends at once (whether or not the caller awaits) and returns a
 :class:`Queued`, a dict that can also be awaited and then gives itself back.
 
-Bad input never reaches the broker: ``add`` raises a ``ValidationError`` naming each bad
-field. The idempotency key (given, or made here) is the charge's key at the gateway and
-the worker's key in the store, so the payment is charged once however often it is retried
-or redelivered.
+``amount`` is an int in the currency's minor units (cents for USD: 500 is $5.00), from 1
+to 2**53 - 1 (beyond that a JSON number is not exact in most gateways); a float is refused
+rather than guessed at. Bad input never reaches the broker: ``add`` raises a
+``ValidationError`` naming each bad field. The idempotency key (given, or made here) is
+the charge's key at the gateway and the worker's key in the store, so the payment is
+charged once however often it is retried or redelivered.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
@@ -26,6 +27,7 @@ from outlast.workers import enqueue
 __all__ = [
     "CHARGE_SCHEMA",
     "CHARGE_TASK",
+    "MAX_AMOUNT",
     "PAYMENT_SCHEMA",
     "PaymentQueue",
     "Queued",
@@ -34,10 +36,19 @@ __all__ = [
 
 CHARGE_TASK: Final = "outlast.payments.charge"
 
+MAX_AMOUNT: Final = 2**53 - 1
+"""The largest amount: above it a JSON number is not exact in most gateways (a double)."""
 
-def _positive(value: float) -> bool:
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("must be a positive number")
+
+def _minor_units(value: object) -> bool:
+    """An amount is an int number of the currency's minor units, from 1 to MAX_AMOUNT."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "a float" if isinstance(value, float) else type(value).__name__
+        raise ValueError(f"must be an int number of minor units (1050 for 10.50), not {kind}")
+    if value <= 0:
+        raise ValueError("must be a positive number of minor units")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"must be at most 2**53 - 1 ({MAX_AMOUNT}) minor units")
     return True
 
 
@@ -51,7 +62,8 @@ def _json(value: object) -> bool:
 
 PAYMENT_SCHEMA: Final = {
     "user_id": {"required": True, "type": str, "min_length": 1, "max_length": 255},
-    "amount": {"required": True, "type": (int, float), "validator": _positive},
+    # No "type": the validator's refusal of a float or a bool says what is expected.
+    "amount": {"required": True, "validator": _minor_units},
     "currency": {"required": True, "type": str, "pattern": r"[A-Za-z]{3}"},
     "idempotency_key": {"type": str, "min_length": 1, "max_length": 255},
     "metadata": {"type": dict, "validator": _json},
@@ -89,12 +101,13 @@ class PaymentQueue:
     def add(
         self,
         user_id: str,
-        amount: int | float,
+        amount: int,
         currency: str = "USD",
         idempotency_key: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Queued:
-        """Queue a charge of ``amount`` to ``user_id``; returns (and awaits to) a Queued.
+        """Queue a charge of ``amount`` minor units of ``currency`` (500 USD cents is $5.00)
+        to ``user_id``; returns (and awaits to) a Queued.
 
         ``status`` is "queued", or "parked" when the broker was down (the payment then
         waits in the store and is sent when the broker is back).

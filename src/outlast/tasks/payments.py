@@ -1,8 +1,9 @@
 """Payments: ``payment_queue.add(...)`` and the task ``outlast.payments.charge``.
 
-The task POSTs ``{"user_id", "amount", "currency", "idempotency_key", "metadata"}`` with
-the header ``Idempotency-Key`` to ``{OUTLAST_PAYMENT_GATEWAY_URL}/charges``. A 2xx answer
-is done and its body is the task's result; 408, 429, 5xx, connection errors and timeouts
+The task POSTs ``{"user_id", "amount", "currency", "idempotency_key", "metadata"}``
+(``amount`` an int of the currency's minor units: 500 is $5.00) with the header
+``Idempotency-Key`` to ``{OUTLAST_PAYMENT_GATEWAY_URL}/charges``. A 2xx answer is done
+and its body is the task's result; 408, 429, 5xx, connection errors and timeouts
 are retried (a Retry-After is honoured); any other 4xx is permanent and dead-lettered at
 once, with the gateway's status in the error.
 
@@ -79,12 +80,14 @@ def charge_retry_config() -> RetryConfig:
 )
 def charge(
     user_id: str,
-    amount: int | float,
+    amount: int,
     currency: str,
     idempotency_key: str,
     metadata: dict[str, Any] | None = None,
 ) -> Any:
-    """Charge one payment at the gateway; the gateway's answer is the result."""
+    """Charge one payment at the gateway; the gateway's answer is the result. The payment
+    is checked again here (an amount in minor units, at most 2**53 - 1): a message from an
+    older producer never went through ``add``."""
     payment = checked_payment(
         user_id, amount, currency, idempotency_key, metadata, schema=CHARGE_SCHEMA
     )

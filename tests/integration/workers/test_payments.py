@@ -49,6 +49,7 @@ from outlast.config import reload_settings
 from outlast.errors import ConfigurationError, ValidationError
 from outlast.store import DeadLetter, RedisStore
 from outlast.tasks._gateway_client import charges_url, classify, post_charge
+from outlast.tasks._payment_queue import checked_payment
 from outlast.tasks.payments import (
     CHARGE_TASK,
     PaymentGatewayUnavailableError,
@@ -210,6 +211,30 @@ async def test_a_refused_charge_is_dead_lettered_at_the_first_attempt(
     assert key not in gateway.charges()
 
 
+@pytest.mark.parametrize("amount", [10**30, 12.5])
+async def test_an_amount_add_would_refuse_is_dead_lettered_by_the_worker_unsent(
+    amount: int | float,
+    env: dict[str, str],
+    worker: WorkerProcess,
+    results: Celery,
+    gateway: PaymentGateway,
+    store: RedisStore,
+) -> None:
+    """A message that never went through add (an older producer) with an amount beyond
+    2**53 - 1 or a float: a non-retryable dead letter naming amount; the gateway sees nothing."""
+    key = new_key()
+    args = ["u-big", amount, "USD", key, None]
+    sent = results.send_task(
+        CHARGE_TASK, args=args, kwargs={"_outlast": {"key": key}}, queue="payments"
+    )
+    with pytest.raises(ValidationError, match="amount"):
+        await asyncio.to_thread(sent.get, timeout=30)
+    [letter] = await letters_for(store, key)
+    assert (letter.reason, letter.args) == ("non_retryable", args)
+    assert "amount" in letter.error_message
+    assert gateway.requests(key) == []
+
+
 async def test_a_gateway_that_keeps_failing_ends_in_dead_letters_after_every_attempt(
     env: dict[str, str],
     worker: WorkerProcess,
@@ -316,6 +341,11 @@ async def test_awaiting_a_queued_answer_gives_the_same_dict() -> None:
         ({"user_id": "u", "amount": math.inf}, "amount"),
         ({"user_id": "u", "amount": "10"}, "amount"),
         ({"user_id": "u", "amount": True}, "amount"),
+        ({"user_id": "u", "amount": 10**30}, "amount"),
+        ({"user_id": "u", "amount": 2**53}, "amount"),
+        ({"user_id": "u", "amount": 10.5}, "amount"),
+        ({"user_id": "u", "amount": 500.0}, "amount"),
+        ({"user_id": "u", "amount": math.nan}, "amount"),
         ({"user_id": "u", "amount": 1, "currency": "US"}, "currency"),
         ({"user_id": "u", "amount": 1, "currency": "US1"}, "currency"),
         ({"user_id": "u", "amount": 1, "currency": "DOLLARS"}, "currency"),
@@ -340,6 +370,14 @@ def test_add_refuses_every_amount_that_is_not_positive(amount: float) -> None:
     with pytest.raises(ValidationError) as raised:
         payment_queue.add("u-prop", amount)
     assert [error.field for error in raised.value.errors] == ["amount"]
+
+
+def test_amounts_are_ints_of_minor_units_up_to_two_to_the_53_minus_one() -> None:
+    """The largest exact JSON integer is accepted as it is; the error for a float says
+    what is expected instead."""
+    assert checked_payment("u", 2**53 - 1, "usd", None, None)["amount"] == 2**53 - 1
+    with pytest.raises(ValidationError, match=r"amount.*int number of minor units"):
+        checked_payment("u", 12.5, "usd", None, None)
 
 
 # The gateway client on its own (no worker): every answer maps to the right error.
