@@ -364,9 +364,13 @@ def test_add_refuses_bad_input_naming_the_field(arguments: dict[str, Any], field
     assert [error.field for error in raised.value.errors] == [field]
 
 
-@given(amount=st.one_of(st.integers(max_value=0), st.floats(max_value=0.0), st.just(math.nan)))
-def test_add_refuses_every_amount_that_is_not_positive(amount: float) -> None:
-    """No zero, negative or NaN amount gets past add."""
+@given(
+    amount=st.one_of(
+        st.integers(max_value=0), st.integers(min_value=2**53), st.floats(), st.booleans()
+    )
+)
+def test_add_refuses_every_amount_that_is_not_an_int_from_1_to_2_53_minus_1(amount: Any) -> None:
+    """No zero, negative, too large, float (NaN and inf included) or bool amount gets past add."""
     with pytest.raises(ValidationError) as raised:
         payment_queue.add("u-prop", amount)
     assert [error.field for error in raised.value.errors] == ["amount"]
