@@ -5,6 +5,7 @@ in Redis under the key prefix it is given, and behaves well once ``{prefix}:heal
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -80,3 +81,12 @@ def slow_unretried(prefix: str, seconds: float) -> str:
     _start(prefix)
     time.sleep(seconds)
     return "done"
+
+
+@operation("tests.async_slow_once", retry=TWO_ATTEMPTS)
+async def async_slow_once(prefix: str, seconds: float) -> str:
+    """The async twin of tests.slow_once (the soft limit strikes while the loop waits)."""
+    count, _ = _start(prefix)
+    if count == 1:
+        await asyncio.sleep(seconds)
+    return f"done at start {count}"

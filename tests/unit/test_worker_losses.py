@@ -4,6 +4,8 @@ decisions, and the per-operation setting."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +17,7 @@ from outlast.errors import ConfigurationError
 from outlast.testing import FakeClock
 from outlast.workers._decisions import classify
 from outlast.workers._envelope import Envelope
+from outlast.workers._loop import run_on_process_loop
 from outlast.workers._operations import OperationSpec, operation
 from outlast.workers._steps import Dead, Retry
 from outlast.workers._time_limits import TimeLimitError, hard_limit_error
@@ -160,3 +163,35 @@ def test_max_worker_losses_must_be_a_positive_int(bad: object) -> None:
     """A wrong per-operation limit is refused at registration, naming the operation."""
     with pytest.raises(ConfigurationError, match=r"'unit.bad_losses': max_worker_losses"):
         operation("unit.bad_losses", max_worker_losses=bad)(print)  # type: ignore[arg-type]
+
+
+class Interrupted(Exception):
+    """Raised by a signal handler, as billiard raises SoftTimeLimitExceeded."""
+
+
+def test_a_coroutine_interrupted_from_outside_is_cancelled_not_left_to_resume() -> None:
+    """An error a signal raises while the loop waits goes on, and the coroutine it cut
+    short is cancelled: it never resumes when the loop next runs."""
+    events: list[str] = []
+
+    async def attempt() -> None:
+        try:
+            await asyncio.sleep(0.5)
+            events.append("resumed")
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(Interrupted):
+            run_on_process_loop(attempt())
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    run_on_process_loop(asyncio.sleep(0.6))  # the loop runs past the attempt's wake-up
+    assert events == ["cancelled"]

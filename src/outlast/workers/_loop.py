@@ -11,6 +11,7 @@ parent's loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Coroutine
@@ -39,8 +40,19 @@ def process_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_on_process_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to completion on this worker's loop."""
-    return process_loop().run_until_complete(coroutine)
+    """Run ``coroutine`` to completion on this worker's loop; interrupted from outside (a
+    soft time limit raised while the loop waits), it is cancelled before the error goes on,
+    so it can never resume beside the process's next task."""
+    loop = process_loop()
+    task = loop.create_task(coroutine)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
+        raise
 
 
 def close_process_loop() -> None:

@@ -18,13 +18,14 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from celery import Task
-from celery.exceptions import Ignore, Reject
+from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 
 from outlast._clock import SYSTEM_CLOCK
 from outlast.config import get_settings
 from outlast.store import ScheduledRetry, StoreUnavailableError
 from outlast.workers._app import app
 from outlast.workers._dead_letter import dead_letter_for
+from outlast.workers._decisions import classify
 from outlast.workers._envelope import Envelope
 from outlast.workers._execute import execute
 from outlast.workers._execute_sync import execute_sync
@@ -59,6 +60,8 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         refuse_after_losses(self, spec, args, kwargs, envelope)
         try:
             step = self._step(spec, args, kwargs, envelope)
+        except SoftTimeLimitExceeded as error:  # struck while the loop waited: a timeout too
+            step = classify(spec, envelope, error, SYSTEM_CLOCK)
         except Exception as error:  # the core's own failure (the operation's are Steps)
             self._dead(spec, args, kwargs, envelope, "internal_error", error)
         finally:

@@ -124,8 +124,14 @@ def refuse_after_losses(
     its error) when its worker process died during its last ``max_worker_losses`` starts."""
     task_id = str(task.request.id)
     limit = spec.max_worker_losses or get_settings().max_worker_losses
-    lost = too_many_losses(count_start(task_id, now=SYSTEM_CLOCK.time()), limit)
+    starts = count_start(task_id, now=SYSTEM_CLOCK.time())
+    lost = too_many_losses(starts, limit)
     if lost is None:
+        if starts is not None and starts.unfinished:
+            log.warning(
+                "%s[%s]: start %d, after %d that did not finish (pool: %s)",
+                spec.name, task_id, starts.count, starts.unfinished, starts.lost_to or "no report",
+            )  # fmt: skip
         return
     try:
         task._dead(spec, args, kwargs, envelope, "worker_lost", lost)

@@ -4,7 +4,8 @@ reason ``timeout`` when given up: never marked failed and gone.
 The workers run with a soft limit of 1 s and a hard limit of 2 s. ``tests.hang`` ignores
 the soft limit, so the hard one kills its process: the worker's main process sends the
 retry, then dead-letters the second attempt. ``tests.slow_once`` and
-``tests.slow_unretried`` stop at the soft limit, inside the operation. Runs once per broker.
+``tests.slow_unretried`` stop at the soft limit, inside the operation (``async_slow_once``
+while its event loop waits). Runs once per broker.
 """
 
 from __future__ import annotations
@@ -66,16 +67,23 @@ async def test_past_the_hard_limit_work_is_retried_then_dead_lettered_and_replay
     assert len(await store.list_dead_letters(task_name="tests.hang")) == 1
 
 
+@pytest.mark.parametrize("name", ["tests.slow_once", "tests.async_slow_once"])
 async def test_soft_limit_is_a_timeout_that_the_retry_policy_retries(
-    worker: WorkerProcess, results: Celery, store: RedisStore, redis_url: str, namespace: str
+    name: str,
+    worker: WorkerProcess,
+    results: Celery,
+    store: RedisStore,
+    redis_url: str,
+    namespace: str,
 ) -> None:
-    """The soft limit interrupts the first attempt; the policy retries timeouts; the second
-    attempt finishes."""
-    prefix = f"{namespace}:slow"
-    sent = send(results, "tests.slow_once", prefix, 30)
+    """The soft limit interrupts the first attempt (sync, or async while its loop waits);
+    the policy retries timeouts; the second attempt finishes."""
+    prefix = f"{namespace}:{name}"
+    sent = send(results, name, prefix, 30)
     answer = await asyncio.to_thread(sent.get, timeout=30)
     assert answer == "done at start 2"
-    assert await store.list_dead_letters(task_name="tests.slow_once") == []
+    assert await store.list_dead_letters(task_name=name) == []
+    assert len(starts(redis_url, prefix)) == 2
 
 
 async def test_soft_limit_under_a_policy_that_does_not_retry_timeouts_is_a_timeout_letter(
