@@ -31,7 +31,6 @@ import redis
 
 from _servers import delete_keys_with_prefix, start_redis_server
 from outlast.config import BulkheadConfig
-from outlast.resilience._lease_table import LeaseTable
 from outlast.resilience._redis_bulkhead import ClusterBulkhead, DownPolicy
 from outlast.resilience._redis_link import RedisLink
 
@@ -299,19 +298,52 @@ async def test_an_async_caller_counts_its_process_fallback_calls_before_its_leas
         link.close()
 
 
-def test_a_lease_asked_for_again_after_a_lost_answer_is_granted_not_counted_twice(
-    redis_url: str, namespace: str
+#: Keeps the Redis server busy (a script blocks every other client) for ARGV[1] microseconds.
+BUSY = """
+local start = redis.call('TIME')
+repeat
+  local now = redis.call('TIME')
+until (now[1] - start[1]) * 1000000 + now[2] - start[2] > tonumber(ARGV[1])
+return 1
+"""
+
+
+@pytest.mark.parametrize("down_policy", ["fail_closed", "local"])
+def test_a_grant_whose_answer_never_came_does_not_hold_a_permit_for_nobody(
+    down_policy: DownPolicy,
 ) -> None:
-    """A caller that asks again with the lease id whose grant answer it never got (a timeout)
-    is granted that lease, though it fills the capacity, and it still counts once."""
-    link = RedisLink(redis_url, namespace=namespace)
-    table = LeaseTable(link, link.key("bh", "lost-answer"), capacity=1, lease_seconds=5.0)
+    """A grant that Redis, too busy to answer in time, carries out after the caller gave up
+    holds a permit for nobody; it is removed as soon as Redis answers again, so the permit
+    is free at once rather than one lease time (30 s) later."""
+    server = start_redis_server()
+    link = RedisLink(server.url, namespace="lost", socket_timeout=0.1, retry_interval=0.05)
+    bulkhead = ClusterBulkhead(
+        "lost",
+        config=BulkheadConfig(capacity=1, timeout=0.05),
+        link=link,
+        lease=30.0,
+        down_policy=down_policy,
+    )
+    blocker = redis.Redis.from_url(server.url)
+    busy = threading.Thread(target=lambda: blocker.eval(BUSY, 0, 400_000))
     try:
-        assert table.grant("first") is True
-        assert table.grant("first") is True
-        assert table.grant("second") is False
-        assert table.live() == 1
-        table.remove("first")
-        assert table.live() == 0
+        assert bulkhead.try_acquire()  # connected, and the grant script loaded
+        bulkhead.release()
+        busy.start()
+        time.sleep(0.05)  # the busy script runs
+        admitted = bulkhead.try_acquire()  # sent, then given up after 0.1 s
+        busy.join()
+        assert admitted is (down_policy == "local")
+        assert wait_for_leases(link, bulkhead, 1) == 1  # granted after all, to nobody
+        if admitted:
+            bulkhead.release()
+        time.sleep(0.1)  # the link's retry interval
+        assert bulkhead.try_acquire() is True
+        assert int(blocker.zcard(bulkhead.lease_key)) == 1
+        bulkhead.release()
+        assert int(blocker.zcard(bulkhead.lease_key)) == 0
     finally:
+        busy.join()
+        blocker.close()
         link.close()
+        server.stop()

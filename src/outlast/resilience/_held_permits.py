@@ -9,7 +9,9 @@ and so the lease renewer knows which leases are due.
 
 Local and open permits are *unwritten*: their calls run, but Redis does not count them.
 Once Redis answers again the bulkhead writes them as leases (:meth:`HeldPermits.adopt`), so
-no process is admitted past the capacity while they still run.
+no process is admitted past the capacity while they still run. *Unanswered* lease ids are
+grants sent to Redis whose answer never came: Redis may hold them, for nobody, so they are
+removed once it answers.
 
 It is a :class:`~outlast.resilience._permits.PermitLedger` for the local permits: ``take``
 and ``give`` act on those, and the leases this process holds count against the local
@@ -19,19 +21,26 @@ talks to Redis, and is safe only under its bulkhead's lock.
 
 from __future__ import annotations
 
+from collections import deque
+
 __all__ = ["HeldPermits"]
+
+#: Grants whose answer was lost, kept to be removed from Redis later. Older ones beyond this
+#: many are forgotten: they expire by themselves after their lease time.
+_UNANSWERED_KEPT = 256
 
 
 class HeldPermits:
     """Lease ids (with when each was granted or last renewed) and local/open permit counts."""
 
-    __slots__ = ("capacity", "leases", "local", "open")
+    __slots__ = ("capacity", "leases", "local", "open", "unanswered")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.leases: dict[str, float] = {}
         self.local = 0
         self.open = 0
+        self.unanswered: deque[str] = deque(maxlen=_UNANSWERED_KEPT)
 
     @property
     def in_use(self) -> int:

@@ -14,7 +14,7 @@ returns UNAVAILABLE (the link logs the outage once) and the thread keeps going.
 
 This module never takes or gives a permit: what a bulkhead holds is the bulkhead's business;
 the renewer only asks it which leases are due and tells it what came of the renewal, and
-asks it to write the permits it took while Redis did not answer.
+asks it to catch up with Redis after an outage.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ class LeaseHolder(Protocol):
         """Record that ``renewed`` were extended (or written back) at ``at``."""
         ...
 
-    def adopt_unwritten(self) -> None:
-        """Write the permits it took while Redis did not answer as leases, if it answers."""
+    def catch_up(self) -> None:
+        """Settle with Redis what it missed while it did not answer, if it answers now."""
         ...
 
 
@@ -107,12 +107,13 @@ class LeaseRenewer:
     def renew_due(self) -> None:
         """Renew every due lease of every watched bulkhead in one round trip.
 
-        A bulkhead that took permits while Redis did not answer first writes them as leases
-        (one more round trip, only then).
+        A bulkhead that took permits while Redis did not answer first writes them as leases,
+        and removes the leases Redis may have granted to grants whose answer was lost (one
+        more round trip, only then).
         """
         holders = self._snapshot()
         for holder in holders:
-            holder.adopt_unwritten()
+            holder.catch_up()
         batches = [(holder, *holder.due_leases()) for holder in holders]
         batches = [batch for batch in batches if batch[1]]
         if not batches:

@@ -56,25 +56,33 @@ class LeaseTable:
 
     def adopt(self, leases: list[str]) -> bool:
         """Add ``leases`` whatever the count (their calls already run); False if no answer."""
-        args = [self._limits[1], self._limits[0], *leases]
+        args: list[int | str] = [self._limits[1], self._limits[0], *leases]
         answer = self.link.call(lambda client: RENEW.run(client, self._keys, args))
         return not isinstance(answer, Unavailable)
 
     async def aadopt(self, leases: list[str]) -> bool:
         """:meth:`adopt` over the async client, completed even if the caller is cancelled."""
-        args = [self._limits[1], self._limits[0], *leases]
+        args: list[int | str] = [self._limits[1], self._limits[0], *leases]
         answer = await asyncio.shield(
             self.link.acall(lambda client: RENEW.arun(client, self._keys, args))
         )
         return not isinstance(answer, Unavailable)
 
-    def remove(self, lease: str) -> None:
-        """Remove ``lease``; if Redis does not answer, it expires after its lease time."""
-        self.link.call(lambda client: client.zrem(self.key, lease))
+    def remove(self, *leases: str) -> bool:
+        """Remove ``leases``; False if Redis did not answer (they expire after their time)."""
+        if not leases:
+            return True
+        answer = self.link.call(lambda client: client.zrem(self.key, *leases))
+        return not isinstance(answer, Unavailable)
 
-    async def aremove(self, lease: str) -> None:
+    async def aremove(self, *leases: str) -> bool:
         """:meth:`remove` over the async client, completed even if the caller is cancelled."""
-        await asyncio.shield(self.link.acall(lambda client: client.zrem(self.key, lease)))
+        if not leases:
+            return True
+        answer = await asyncio.shield(
+            self.link.acall(lambda client: client.zrem(self.key, *leases))
+        )
+        return not isinstance(answer, Unavailable)
 
     def live(self) -> int | Unavailable:
         """How many leases are live cluster-wide now."""

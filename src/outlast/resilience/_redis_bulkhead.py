@@ -26,7 +26,8 @@ still holds count against it; the cluster-wide capacity is then *not* guaranteed
 "fail_open" admits every call, "fail_closed" rejects every call at once. Once Redis answers
 again, the permits still held that way are written as leases (before this process's next
 grant, or by the renewer), so the calls they admitted count against the capacity while they
-run and nobody is admitted past it; new permits are leases again.
+run and nobody is admitted past it; new permits are leases again. A grant that was sent but
+got no answer (a timeout) may have been granted for nobody: its lease is removed then too.
 """
 
 from __future__ import annotations
@@ -154,22 +155,20 @@ class ClusterBulkhead(Bulkhead):
 
     def try_acquire(self) -> bool:
         """Take a free permit without waiting (one round trip); True on success."""
-        lease = self._new_lease()
-        return self._settle(self._grant(lease), lease) is True
+        return self._settle(*self._grant()) is True
 
     def acquire_sync(self, timeout: float | None = None) -> bool:
         """Take a permit, polling up to ``timeout`` seconds; False if none came.
 
         ``timeout=None`` waits ``config.timeout``; ``0`` (or less) does not wait at all.
         """
-        lease = self._new_lease()
-        verdict = self._settle(self._grant(lease), lease)
+        verdict = self._settle(*self._grant())
         if verdict is False and self._wait_limit(timeout) > 0:
             self._count_waiter(+1)
             try:
                 for delay in self._delays(self._wait_limit(timeout)):
                     self.clock.sleep(delay)
-                    verdict = self._settle(self._grant(lease), lease)
+                    verdict = self._settle(*self._grant())
                     if verdict is not False:
                         break
             finally:
@@ -181,14 +180,13 @@ class ClusterBulkhead(Bulkhead):
 
         ``timeout=None`` waits ``config.timeout``; ``0`` (or less) does not wait at all.
         """
-        lease = self._new_lease()
-        verdict = self._settle(await self._agrant(lease), lease)
+        verdict = self._settle(*await self._agrant())
         if verdict is False and self._wait_limit(timeout) > 0:
             self._count_waiter(+1)
             try:
                 for delay in self._delays(self._wait_limit(timeout)):
                     await self.clock.asleep(delay)
-                    verdict = self._settle(await self._agrant(lease), lease)
+                    verdict = self._settle(*await self._agrant())
                     if verdict is not False:
                         break
             finally:
@@ -257,22 +255,26 @@ class ClusterBulkhead(Bulkhead):
         """Mark ``renewed`` leases fresh as of ``at``; any released meanwhile go again."""
         with self._lock:
             released = self._held.renewed(renewed, at)
-        for lease in released:
-            self._table.remove(lease)
+        self._table.remove(*released)
 
-    def adopt_unwritten(self) -> None:
-        """Write the permits taken while Redis did not answer as leases, if it answers now."""
+    def catch_up(self) -> None:
+        """If Redis answers now: write the permits taken while it did not as leases, and
+        remove the leases it may have granted to grants whose answer never came."""
         leases = [self._new_lease() for _ in range(self._held.unwritten)]
         if leases and self._table.adopt(leases):
-            for extra in self._adopted(leases):
-                self._table.remove(extra)
+            self._table.remove(*self._adopted(leases))
+        unanswered = self._take_unanswered()
+        if unanswered and not self._table.remove(*unanswered):
+            self._keep_unanswered(unanswered)
 
-    async def _aadopt_unwritten(self) -> None:
-        """:meth:`adopt_unwritten` over the async client."""
+    async def _acatch_up(self) -> None:
+        """:meth:`catch_up` over the async client."""
         leases = [self._new_lease() for _ in range(self._held.unwritten)]
         if leases and await self._table.aadopt(leases):
-            for extra in self._adopted(leases):
-                await self._table.aremove(extra)
+            await self._table.aremove(*self._adopted(leases))
+        unanswered = self._take_unanswered()
+        if unanswered and not await self._table.aremove(*unanswered):
+            self._keep_unanswered(unanswered)
 
     def _adopted(self, leases: list[str]) -> list[str]:
         """Hold ``leases`` (now in Redis) instead of as many unwritten permits; returns the
@@ -280,18 +282,40 @@ class ClusterBulkhead(Bulkhead):
         with self._lock:
             return self._held.adopt(leases, self.clock.monotonic())
 
+    def _take_unanswered(self) -> list[str]:
+        with self._lock:
+            unanswered = list(self._held.unanswered)
+            self._held.unanswered.clear()
+        return unanswered
+
+    def _keep_unanswered(self, leases: list[str]) -> None:
+        with self._lock:
+            self._held.unanswered.extendleft(reversed(leases))
+
     # -- internals -----------------------------------------------------------------------
 
-    def _grant(self, lease: str) -> bool | Unavailable:
-        """Ask Redis for ``lease``, first counting the calls admitted while it was away."""
-        if self._held.unwritten:
-            self.adopt_unwritten()
-        return self._table.grant(lease)
+    def _grant(self) -> tuple[bool | Unavailable, str]:
+        """Ask Redis for a new lease, first catching up with what it missed while away."""
+        if self._held.unwritten or self._held.unanswered:
+            self.catch_up()
+        lease, sent = self._new_lease(), self._table.link.available
+        answer = self._table.grant(lease)
+        self._note_if_unanswered(answer, lease, sent=sent)
+        return answer, lease
 
-    async def _agrant(self, lease: str) -> bool | Unavailable:
-        if self._held.unwritten:
-            await self._aadopt_unwritten()
-        return await self._table.agrant(lease)
+    async def _agrant(self) -> tuple[bool | Unavailable, str]:
+        if self._held.unwritten or self._held.unanswered:
+            await self._acatch_up()
+        lease, sent = self._new_lease(), self._table.link.available
+        answer = await self._table.agrant(lease)
+        self._note_if_unanswered(answer, lease, sent=sent)
+        return answer, lease
+
+    def _note_if_unanswered(self, answer: bool | Unavailable, lease: str, *, sent: bool) -> None:
+        """Remember a grant that was sent but got no answer: Redis may have granted it."""
+        if sent and isinstance(answer, Unavailable):
+            with self._lock:
+                self._held.unanswered.append(lease)
 
     def _settle(self, granted: bool | Unavailable, lease: str) -> bool | None:
         """Record a granted lease; with no answer from Redis apply the down policy.
@@ -353,7 +377,7 @@ class ClusterBulkhead(Bulkhead):
             self._waiting += change
 
     def _new_lease(self) -> str:
-        """A lease id no other process or attempt uses (a lease not granted can be reused)."""
+        """A lease id no other process or attempt uses."""
         self._check_fork()
         return f"{self._id_prefix}{next(_lease_numbers)}"
 

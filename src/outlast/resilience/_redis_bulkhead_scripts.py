@@ -72,14 +72,12 @@ class LuaScript:
 
 
 #: KEYS[1] the lease set; ARGV lease id, capacity, lease ms. Returns 1 if the lease was
-#: granted, 0 when every permit is taken. A lease id already live is granted again: it was
-#: granted before and its answer lost (a timeout), and the caller asks again with that id.
+#: granted, 0 when every permit is taken.
 ACQUIRE: Final = LuaScript(
     _NOW
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1])
-    and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   return 0
 end
 local lease = tonumber(ARGV[3])
