@@ -230,6 +230,35 @@ def test_concurrent_trips_open_it_once_in_redis_and_each_process_reports_its_own
     assert heard == [[opened("svc", "consecutive_failures")]] * 2
 
 
+def test_a_trip_made_as_redis_went_away_is_written_when_it_is_back_and_reported_once() -> None:
+    """Opened here just as Redis stopped: the process stays open on local state, and once
+    Redis answers again the trip is written (Redis opens too) without a second report."""
+    server = start_redis_server()
+    try:
+        with cluster_link(server.url, retry_interval=0.2) as link:
+            breaker, backend = cluster_breaker(
+                link,
+                backend_options={"sync_interval": 0.1},
+                failure_threshold=2,
+                recovery_timeout=30.0,
+            )
+            heard: list[BreakerTransition] = []
+            breaker.add_listener(heard.append)
+            server.stop()
+            fail(breaker, Service(), 2)
+            assert breaker.state == "open"
+            wait_until(lambda: breaker.stats()["mode"] == "local-fallback")
+            assert breaker.state == "open"
+            server = start_redis_server(port=server.port)
+            wait_until(lambda: breaker.stats()["mode"] == "cluster", timeout=3.0)
+            wait_until(lambda: backend._view.state == "open")
+            time.sleep(0.05)  # room for a duplicate, were there one
+            assert breaker.state == "open"
+    finally:
+        server.stop()
+    assert heard == [opened("svc", "consecutive_failures")]
+
+
 # -- bursts in real processes -------------------------------------------------------------------
 
 

@@ -95,7 +95,7 @@ class SharedBreakerView:
         self._hold_until = 0.0  # half-open and full: no admission round trip before this
         self._view_seen = 0.0  # monotonic time the view arrived
         self._provisional = False  # opened here; Redis has not confirmed it yet
-        self._opened_from: tuple[str, int] | None = None  # (id, epoch) last left by opening here
+        self._opened_from: tuple[str, int] | None = None  # batch tag last left by opening here
         self._loaded = False
         self._mode = CLUSTER
         self._local: LocalBreakerState | None = None
@@ -169,9 +169,9 @@ class SharedBreakerView:
 
     def _open_locally(self, now: float, reason: str) -> Transition:
         """Open in this process at ``now`` (lock held); the batch takes the trip to Redis."""
-        view, old = self._view, self._state
-        self._batch.trip = reason
-        self._opened_from = (view.id, view.epoch)
+        batch, old = self._batch, self._state
+        batch.trip = reason
+        self._opened_from = (batch.view_id, batch.epoch)
         self._provisional = True
         self._deadline = now + self._config.recovery_timeout  # before the state: see _decide
         self._since = now
@@ -180,15 +180,15 @@ class SharedBreakerView:
         self._state = _OPEN
         return Transition(old, _OPEN, reason)
 
-    def _opened_here(self, transition: Transition, view: View) -> bool:
-        """Whether ``transition``, which led to ``view``, is an opening this process found
-        and reported itself."""
+    def _opened_here(self, transition: Transition, sent: Batch | None) -> bool:
+        """Whether ``transition``, made by Redis when it applied ``sent``, is the opening
+        this process found and reported itself (it opened in the state ``sent`` was in)."""
         origin = self._opened_from
         return (
-            origin is not None
-            and transition.new is _OPEN
-            and view.epoch == origin[1] + 1
-            and origin[0] in ("", view.id)
+            transition.new is _OPEN
+            and sent is not None
+            and origin is not None
+            and (sent.view_id, sent.epoch) == origin
         )
 
     def _pending(self) -> list[Batch]:
@@ -240,6 +240,7 @@ class SharedBreakerView:
 
     def delivered(self, reply: Any) -> Callable[[], None] | None:
         view, transition = parse_view(reply)
+        sent = self._sent  # flushes are serialized: nothing else replaces it meanwhile
         if self._mode != CLUSTER:
             with self._lock:
                 self._sent = None
@@ -247,7 +248,7 @@ class SharedBreakerView:
         else:
             self._adopt(view, sent=True)
         notify = self._notify
-        if transition is None or notify is None or self._opened_here(transition, view):
+        if transition is None or notify is None or self._opened_here(transition, sent):
             return None
         return functools.partial(notify, transition)
 
