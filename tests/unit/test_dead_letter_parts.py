@@ -4,10 +4,12 @@ a letter the store refused, and the filter that keeps one log line per dead lett
 from __future__ import annotations
 
 import logging
+import pickle
 
 import pytest
+from celery.exceptions import Reject
 
-from outlast.workers._keep_letter import FIRST_DELAY, MAX_DELAY, keep_delay
+from outlast.workers._keep_letter import FIRST_DELAY, MAX_DELAY, LetterNotKept, keep_delay
 from outlast.workers._letter_log import quiet_failure_log
 from outlast.workers._poison import poison_letter
 
@@ -74,3 +76,14 @@ def test_celerys_failure_line_is_dropped_once_for_a_dead_lettered_task_only(
         ("other", "raised unexpected"),
         ("dead-1", "ignored"),
     ]
+
+
+def test_a_letter_not_kept_crosses_from_the_pool_to_the_worker_intact() -> None:
+    """The Reject that requeues the message is pickled from the pool process to the main
+    one: its reason must come back whole (an exception that does not unpickle stops the
+    worker with "Unrecoverable error")."""
+    sent = Reject(LetterNotKept("t-1:1:exhausted", 20.0), requeue=True)
+    received = pickle.loads(pickle.dumps(sent))
+    assert received.requeue is True
+    assert (received.reason.letter_id, received.reason.delay) == ("t-1:1:exhausted", 20.0)
+    assert "t-1:1:exhausted" in str(received.reason)

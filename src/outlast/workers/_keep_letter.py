@@ -47,8 +47,12 @@ class LetterNotKept(Exception):
     """Neither the store nor the broker took the letter: requeue its message in ``delay`` s."""
 
     def __init__(self, letter_id: str, delay: float) -> None:
-        super().__init__(f"dead letter {letter_id!r} could not be kept")
+        super().__init__(letter_id, delay)  # both in args: it crosses processes pickled
+        self.letter_id = letter_id
         self.delay = delay
+
+    def __str__(self) -> str:
+        return f"dead letter {self.letter_id!r} could not be kept; requeued in {self.delay:.0f}s"
 
 
 def keep_delay(tries: int) -> float:
