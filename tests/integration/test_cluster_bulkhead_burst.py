@@ -14,6 +14,7 @@ pid at the end whatever happened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -308,42 +309,66 @@ return 1
 """
 
 
-@pytest.mark.parametrize("down_policy", ["fail_closed", "local"])
-def test_a_grant_whose_answer_never_came_does_not_hold_a_permit_for_nobody(
-    down_policy: DownPolicy,
-) -> None:
-    """A grant that Redis, too busy to answer in time, carries out after the caller gave up
-    holds a permit for nobody; it is removed as soon as Redis answers again, so the permit
-    is free at once rather than one lease time (30 s) later."""
+@contextlib.contextmanager
+def a_lost_grant(
+    down_policy: DownPolicy, *, lease: float
+) -> Iterator[tuple[ClusterBulkhead, bool]]:
+    """A capacity-1 bulkhead on a Redis of its own that was too busy to answer one grant in
+    time but carried it out after the caller gave up: yields the bulkhead and whether that
+    caller was admitted anyway (by the down policy). The lease is in Redis, held by nobody."""
     server = start_redis_server()
     link = RedisLink(server.url, namespace="lost", socket_timeout=0.1, retry_interval=0.05)
-    bulkhead = ClusterBulkhead(
-        "lost",
-        config=BulkheadConfig(capacity=1, timeout=0.05),
-        link=link,
-        lease=30.0,
-        down_policy=down_policy,
+    bulkhead, warm = (
+        ClusterBulkhead(
+            name,
+            config=BulkheadConfig(capacity=1, timeout=0.05),
+            link=link,
+            lease=lease,
+            down_policy=down_policy,
+        )
+        for name in ("lost", "warm")
     )
     blocker = redis.Redis.from_url(server.url)
     busy = threading.Thread(target=lambda: blocker.eval(BUSY, 0, 400_000))
     try:
-        assert bulkhead.try_acquire()  # connected, and the grant script loaded
-        bulkhead.release()
+        assert warm.try_acquire()  # connected, and the grant script loaded
+        warm.release()
         busy.start()
         time.sleep(0.05)  # the busy script runs
         admitted = bulkhead.try_acquire()  # sent, then given up after 0.1 s
         busy.join()
         assert admitted is (down_policy == "local")
         assert wait_for_leases(link, bulkhead, 1) == 1  # granted after all, to nobody
+        yield bulkhead, admitted
+    finally:
+        if busy.is_alive():
+            busy.join()
+        blocker.close()
+        link.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("down_policy", ["fail_closed", "local"])
+def test_a_grant_whose_answer_never_came_does_not_hold_a_permit_for_nobody(
+    down_policy: DownPolicy,
+) -> None:
+    """A grant that Redis carried out after its caller gave up waiting holds a permit for
+    nobody; the next grant once Redis answers removes it first, so the permit is free at
+    once rather than one lease time (30 s) later."""
+    with a_lost_grant(down_policy, lease=30.0) as (bulkhead, admitted):
         if admitted:
             bulkhead.release()
         time.sleep(0.1)  # the link's retry interval
         assert bulkhead.try_acquire() is True
-        assert int(blocker.zcard(bulkhead.lease_key)) == 1
+        assert wait_for_leases(bulkhead.link, bulkhead, 1) == 1
         bulkhead.release()
-        assert int(blocker.zcard(bulkhead.lease_key)) == 0
-    finally:
-        busy.join()
-        blocker.close()
-        link.close()
-        server.stop()
+        assert wait_for_leases(bulkhead.link, bulkhead, 0) == 0
+
+
+def test_the_renewer_removes_a_lost_grant_when_nobody_asks_again() -> None:
+    """With nobody asking for a permit after it, a grant whose answer was lost is removed by
+    the renewer (it wakes every second for a 6 s lease) well before the lease would end."""
+    with a_lost_grant("fail_closed", lease=6.0) as (bulkhead, _):
+        started = time.monotonic()
+        assert wait_for_leases(bulkhead.link, bulkhead, 0) == 0
+        assert time.monotonic() - started < 3.0

@@ -283,12 +283,14 @@ class ClusterBulkhead(Bulkhead):
             return self._held.adopt(leases, self.clock.monotonic())
 
     def _take_unanswered(self) -> list[str]:
+        """Forget the unanswered grants, to remove them now."""
         with self._lock:
             unanswered = list(self._held.unanswered)
             self._held.unanswered.clear()
         return unanswered
 
     def _keep_unanswered(self, leases: list[str]) -> None:
+        """Remember ``leases`` again: Redis did not answer their removal."""
         with self._lock:
             self._held.unanswered.extendleft(reversed(leases))
 
@@ -316,6 +318,7 @@ class ClusterBulkhead(Bulkhead):
         if sent and isinstance(answer, Unavailable):
             with self._lock:
                 self._held.unanswered.append(lease)
+            self._watch()  # the renewer removes it once Redis answers, if nobody asks sooner
 
     def _settle(self, granted: bool | Unavailable, lease: str) -> bool | None:
         """Record a granted lease; with no answer from Redis apply the down policy.
