@@ -4,9 +4,9 @@ A snippet runs as a script of its own in an empty temporary directory, with none
 caller's ``OUTLAST_`` settings, and must exit 0 with nothing on stderr (no traceback, no
 warning). A snippet that sends work to the worker system gets a broker that answers: the
 test Redis, under a namespace of its own whose keys are deleted afterwards; no worker runs,
-and something must have reached that broker.
-Blocks of other languages (``bash``) are not run. A new snippet is picked up by itself, so
-adding one that does not run makes this suite fail.
+and something must have reached that broker. Blocks of other languages (``bash``) are not
+run. A new snippet is picked up by itself, so adding one that does not run makes this suite
+fail.
 """
 
 from __future__ import annotations
