@@ -5,7 +5,8 @@ make a task of, and only then tells anyone, with an ERROR that says the message 
 "ignored and discarded". This consumer first keeps the message's dead letter
 (``_keep_letter``: in the store, or on the broker when the store refuses it) and logs
 that one line; then it lets the message go as Celery would (the task's result marked
-failed with ``NotRegistered``, the ``task_unknown`` or ``task_rejected`` signal sent).
+failed with ``NotRegistered`` and a ``task-failed`` event sent, the ``task_unknown`` or
+``task_rejected`` signal sent).
 When neither the store nor the broker takes the letter, the message is not let go: it is
 requeued after the letter's delay. It never drops a message whose letter is not kept.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from celery import signals
 from celery.exceptions import NotRegistered
+from celery.utils.objects import Bunch
 from celery.worker.consumer import Consumer
 
 from outlast.store import DeadLetter
@@ -42,8 +44,22 @@ class LetterKeepingConsumer(Consumer):  # type: ignore[misc]  # Celery's Consume
             return
         message.reject_log_error(log, self.connection_errors)
         if task_id:
-            self.app.backend.mark_as_failure(task_id, NotRegistered(name))
+            self._mark_failed(message, name, task_id)
         signals.task_unknown.send(sender=self, message=message, exc=exc, name=name, id=task_id)
+
+    def _mark_failed(self, message: Any, name: str, task_id: str) -> None:
+        """The task's result says NotRegistered (where its sender waits for it), and
+        monitors (Flower) see it fail."""
+        properties = getattr(message, "properties", None) or {}
+        request = Bunch(
+            name=name, chord=None, errbacks=None, root_id=message.headers.get("root_id"),
+            correlation_id=properties.get("correlation_id"), reply_to=properties.get("reply_to"),
+        )  # fmt: skip
+        self.app.backend.mark_as_failure(task_id, NotRegistered(name), request=request)
+        if self.event_dispatcher:
+            self.event_dispatcher.send(
+                "task-failed", uuid=task_id, exception=f"NotRegistered({name!r})"
+            )
 
     def on_invalid_task(self, body: Any, message: Any, exc: BaseException) -> None:
         self._let_go_rejected(message, exc)

@@ -78,12 +78,16 @@ async def test_each_dead_letter_is_one_log_line_naming_its_replay(
             ["tests.flaky", [f"{namespace}:exhausted", 99], {}, "log-2"],
         ],
     )
-    app.send_task("tests.nobody_home", args=[1], queue="operations")
+    unknown = app.send_task("tests.nobody_home", args=[1], queue="operations")
     names = ["tests.refused", "tests.flaky", "tests.nobody_home"]
     letters = await letters_of(store, names, seconds=30)
     # The single process runs this after the failures above are fully handled (and logged).
     [done] = enqueue_from_app(env, [["tests.noop", [1], {}, None]])
     await asyncio.to_thread(app.AsyncResult(done["task_id"]).get, timeout=30)
+
+    # The unknown task's sender still learns that it failed, and why.
+    await asyncio.to_thread(unknown.get, timeout=30, propagate=False)
+    assert (unknown.state, type(unknown.result).__name__) == ("FAILURE", "NotRegistered")
 
     lines = worker.log().splitlines()
     for letter in letters:
