@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from outlast.config import CircuitBreakerConfig, WindowType
 from outlast.resilience._breaker_batch import Batch, View
 from outlast.resilience._breaker_state import CircuitState
-from outlast.resilience._local_trip import TripRules, consecutive_run, rule_completed
+from outlast.resilience._local_trip import (
+    TripRules,
+    consecutive_run,
+    rule_completed,
+    success_may_complete,
+)
 
 CODES = st.lists(st.tuples(st.booleans(), st.booleans()), max_size=20)
 RATES = st.sampled_from([None, 20.0, 50.0, 80.0, 100.0])
@@ -182,3 +187,40 @@ def test_a_time_window_never_trips_on_a_guess(
     assert actual or predicted is None
     if (now_ms + 100) // 1000 == second:
         assert (predicted is not None) == actual
+
+
+@given(
+    held=CODES,
+    pending=CODES,
+    slow_success=st.booleans(),
+    window=st.sampled_from([WindowType.COUNT_BASED, WindowType.TIME_BASED]),
+    elapsed=st.floats(min_value=0.0, max_value=3.0),
+    size=st.integers(min_value=1, max_value=8),
+    minimum=st.integers(min_value=1, max_value=10),
+    rate=RATES,
+    slow=RATES,
+)
+@settings(max_examples=300)
+def test_a_success_the_cheap_check_skips_completes_no_rule(
+    held: list[tuple[bool, bool]],
+    pending: list[tuple[bool, bool]],
+    slow_success: bool,
+    window: WindowType,
+    elapsed: float,
+    size: int,
+    minimum: int,
+    rate: float | None,
+    slow: float | None,
+) -> None:
+    """A success that ``success_may_complete`` waves through never turns a closed
+    prediction into a trip."""
+    r = rules(window, size, minimum, rate, slow)
+    held = held[-size:]
+    calls, failed, slowed = totals(held)
+    seen = view(calls=calls, failed=failed, slow=slowed, at=5_000_500)
+    batch = batch_of(pending, size)
+    before = rule_completed(seen, [batch], r, elapsed=elapsed)
+    batch.window_outcome(False, slow_success)
+    after = rule_completed(seen, [batch], r, elapsed=elapsed)
+    if before is None and after is not None:
+        assert success_may_complete(seen, [batch], r, slow=slow_success)

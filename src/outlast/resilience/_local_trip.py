@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from outlast.config import CircuitBreakerConfig, WindowType
 from outlast.resilience._breaker_batch import Batch, View
 
-__all__ = ["TripRules", "rule_completed"]
+__all__ = ["TripRules", "rule_completed", "success_may_complete"]
 
 _MARGIN_MS = 100  # a view this close to the end of its second may be older than the flush
 _FAILED_CODES = (b"1", b"3")
@@ -83,6 +83,21 @@ def rule_completed(
     if rules.window == "time":
         return _time_window(view, pending, rules, elapsed=max(0.0, elapsed))
     return None
+
+
+def success_may_complete(
+    view: View, pending: Sequence[Batch], rules: TripRules, *, slow: bool
+) -> bool:
+    """Whether a success just added to ``pending`` may have completed a rule: a slow one may
+    complete the slow-call rule; any other only by bringing the window up to
+    ``minimum_calls`` (past it, a success can only lower the rates). Spares the closed
+    success path the full check."""
+    if slow and rules.slow_rate is not None:
+        return True
+    calls = sum(batch.window_calls for batch in pending)
+    if rules.window == "count":
+        calls += view.window_calls  # a time window may count only the pending calls
+    return calls <= rules.minimum_calls
 
 
 def consecutive_run(view: View, pending: Sequence[Batch]) -> int:

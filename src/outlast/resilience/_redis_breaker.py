@@ -50,7 +50,7 @@ from outlast.resilience._breaker_state import (
     CircuitState,
     Transition,
 )
-from outlast.resilience._local_trip import TripRules, rule_completed
+from outlast.resilience._local_trip import TripRules, rule_completed, success_may_complete
 from outlast.resilience._redis_breaker_scripts import ADMIT, CONTROL
 from outlast.resilience._redis_link import RedisLink, Unavailable
 from outlast.resilience._shared_breaker_view import CLUSTER, DownPolicy, SharedBreakerView
@@ -187,9 +187,11 @@ class RedisBreakerState(SharedBreakerView):
                 if state is _CLOSED:
                     batch.saw_success = True
                     batch.run = 0
-                    if self._window:  # a success can reach minimum_calls, or be slow
-                        batch.window_outcome(False, now - started > self._slow)
-                        opened = self._check_rules(now)
+                    if self._window:
+                        slow = now - started > self._slow
+                        batch.window_outcome(False, slow)
+                        if slow or batch.window_calls <= self._rules.minimum_calls:
+                            opened = self._check_rules(now, success=True, slow=slow)
                 elif state is _HALF_OPEN:
                     batch.probe_successes += 1
                     wake = True
@@ -209,7 +211,7 @@ class RedisBreakerState(SharedBreakerView):
                     batch.closed_failure()
                     if self._window:
                         batch.window_outcome(True, now - started > self._slow)
-                    opened = self._check_rules(now)
+                    opened = self._check_rules(now, success=False, slow=False)
                 elif state is _HALF_OPEN:
                     batch.probe_failures += 1
                     wake = True
@@ -220,12 +222,14 @@ class RedisBreakerState(SharedBreakerView):
         local = self._local
         return opened if local is None else local.record_failure(started, now)
 
-    def _check_rules(self, now: float) -> Transition | None:
+    def _check_rules(self, now: float, *, success: bool, slow: bool) -> Transition | None:
         """Open here if the pending outcomes complete a rule (lock held, state closed)."""
         if self._mode != CLUSTER:
             return None  # the down policy decides; the shared state wins when Redis is back
-        elapsed = now - self._view_seen
-        reason = rule_completed(self._view, self._pending(), self._rules, elapsed=elapsed)
+        view, pending, rules = self._view, self._pending(), self._rules
+        if success and not success_may_complete(view, pending, rules, slow=slow):
+            return None
+        reason = rule_completed(view, pending, rules, elapsed=now - self._view_seen)
         return None if reason is None else self._open_locally(now, reason)
 
     def release(self, started: float, now: float) -> None:
