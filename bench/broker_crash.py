@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -66,9 +68,13 @@ def print_run(run: int, outcome: CrashOutcome) -> None:
         f"worker {'alive' if outcome.worker_alive else 'DEAD'}",
         flush=True,
     )
-    for key, where in outcome.diagnosis.items():
+    for key, where in list(outcome.diagnosis.items())[:5]:
         if key != "worker log tail":
             print(f"    lost {key}: {where}")
+    if "worker log tail" in outcome.diagnosis:
+        path = Path(tempfile.gettempdir()) / f"broker-crash-run-{run}-{os.getpid()}.log"
+        path.write_text(outcome.diagnosis["worker log tail"])
+        print(f"    worker log tail: {path}")
 
 
 def summary(outcomes: list[CrashOutcome]) -> None:

@@ -181,8 +181,9 @@ def run_broker_crash(
                 **(settings or {}),
             )  # fmt: skip
             keys = [new_key() for _ in range(before + after)]
-            command = celery_worker_command(["payments"], concurrency=2, name="crash")
-            if with_beat:
+            queues = ["payments", "monitoring"] if with_beat else ["payments"]
+            command = celery_worker_command(queues, concurrency=2, name="crash")
+            if with_beat:  # the ledger sweep runs on beat, its task on the monitoring queue
                 command += ["-B", "-s", str(server.directory / "beat-schedule")]
             with start_worker(env, command) as worker:
                 resumed = _crash_while_charging(
@@ -262,7 +263,7 @@ def _diagnosed(
         found = dict.fromkeys(outcome.lost, f"unknown ({error})")
     finally:
         client.close()
-    found["worker log tail"] = worker.log()[-3000:]
+    found["worker log tail"] = worker.log()[-20000:]
     return CrashOutcome(
         payments=outcome.payments, charged_once=outcome.charged_once, lost=outcome.lost,
         double_charged=outcome.double_charged, resumed_after=outcome.resumed_after,

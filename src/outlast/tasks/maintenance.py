@@ -1,17 +1,25 @@
-"""Maintenance tasks: a ping that proves a worker answers, and the release of parked retries."""
+"""Maintenance tasks: a ping that proves a worker answers, the release of parked retries,
+and the ledger sweep that sends again what the broker lost before it started."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
-from outlast.store import Store
+from outlast._clock import SYSTEM_CLOCK
+from outlast.config import get_settings
+from outlast.store import ScheduledRetry, Store
 from outlast.workers import app, run_on_process_loop
+from outlast.workers._ledger import LedgerEntry, ledger_for, process_ledger, record_sent
+from outlast.workers._ledger_sweep import BrokerView, sweep
 from outlast.workers._store import worker_store
 
-__all__ = ["ping", "release_due_retries", "release_due_retries_from"]
+__all__ = ["ping", "release_due_retries", "release_due_retries_from", "sweep_ledger"]
 
 log = logging.getLogger("outlast.workers")
 
@@ -47,6 +55,55 @@ async def release_due_retries_from(store: Store, *, limit: int = 500) -> int:
         except Exception as error:  # not sent: it comes due again after the lease
             log.warning("could not release retry %s: %s", retry.id, type(error).__name__)
             continue
+        _record_released(retry)
         await store.cancel_retry(retry.id)
         sent += 1
     return sent
+
+
+def _record_released(retry: ScheduledRetry) -> None:
+    """Into the ledger: work parked because the broker was down never started, and the
+    ledger keeps it findable until it does (a released retry of started work is dropped
+    from it at the next sweep)."""
+    if retry.task_id is None or retry.queue is None:
+        return
+    entry = LedgerEntry(
+        task_id=retry.task_id, name=retry.task_name, args=list(retry.args),
+        kwargs=dict(retry.kwargs), queue=retry.queue,
+    )  # fmt: skip
+    record_sent(process_ledger(), entry, sent_at=SYSTEM_CLOCK.time())
+
+
+@app.task(name="outlast.maintenance.sweep_ledger")
+def sweep_ledger(limit: int = 1000) -> dict[str, int]:
+    """Send again the work the broker lost before it started (run by beat; see
+    ``outlast.workers._ledger_sweep``); what the sweep did."""
+    settings = get_settings()
+    ledger = ledger_for(str(app.conf.broker_url), settings.namespace)
+    if ledger is None:
+        return {}
+    prefix = str(app.conf.broker_transport_options.get("global_keyprefix", ""))
+    report = sweep(
+        ledger, broker=BrokerView(ledger.client, prefix=prefix), states=_result_states,
+        send=_send, now=SYSTEM_CLOCK.time(), grace=settings.ledger_grace, limit=limit,
+    )  # fmt: skip
+    return dataclasses.asdict(report)
+
+
+def _result_states(task_ids: Sequence[str]) -> dict[str, str]:
+    backend = app.backend
+    raw = backend.mget([backend.get_key_for_task(t) for t in task_ids]) if task_ids else []
+    states: dict[str, str] = {}
+    for task_id, value in zip(task_ids, raw, strict=True):
+        states[task_id] = backend.decode_result(value)["status"] if value else "PENDING"
+    return states
+
+
+def _send(entry: LedgerEntry) -> None:
+    now = SYSTEM_CLOCK.time()
+    eta = entry.eta if entry.eta is not None and entry.eta > now else None
+    app.send_task(
+        entry.name, args=entry.args, kwargs=entry.kwargs, queue=entry.queue,
+        task_id=entry.task_id,
+        eta=datetime.datetime.fromtimestamp(eta, tz=datetime.UTC) if eta else None,
+    )  # fmt: skip

@@ -64,7 +64,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "outlast-release-due-retries": {
                 "task": "outlast.maintenance.release_due_retries",
                 "schedule": settings.retry_release_interval,
-            }
+            },
+            "outlast-sweep-ledger": {
+                "task": "outlast.maintenance.sweep_ledger",
+                "schedule": settings.ledger_sweep_interval,
+            },
         },
         "beat_scheduler": "outlast.workers._beat:LeaderScheduler",
         "outlast_beat_lease": {

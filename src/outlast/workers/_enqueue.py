@@ -3,7 +3,9 @@
 Arguments must be JSON (the only serializer the workers accept); anything else is refused
 here, naming the argument, rather than failing later in a worker. When the broker cannot
 take the message, the work is parked in the store's retry schedule, due at once, and the
-beat job sends it when the broker is back: the caller's work is never dropped.
+beat job sends it when the broker is back: the caller's work is never dropped. What the
+broker took is written to the ledger, so a broker that loses it before it starts does not
+lose it for good (``_ledger``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from outlast.errors import ServiceUnavailableError, ValidationError
 from outlast.store import ScheduledRetry, open_store
 from outlast.workers._app import app
 from outlast.workers._envelope import Envelope
+from outlast.workers._ledger import LedgerEntry, process_ledger, record_sent
 from outlast.workers._loop import run_on_process_loop
 from outlast.workers._operations import spec_for
 from outlast.workers._store import worker_store
@@ -59,6 +62,13 @@ def enqueue(
         log.warning("%s: broker unavailable (%s); parking the work", name, type(error).__name__)
         _park(name, list(args), message_kwargs, spec.queue, task_id, envelope, countdown)
         state = "parked"
+    else:
+        now = time.time()
+        sent = LedgerEntry(
+            task_id=task_id, name=name, args=list(args), kwargs=message_kwargs,
+            queue=spec.queue, eta=now + countdown if countdown else None,
+        )  # fmt: skip
+        record_sent(process_ledger(), sent, sent_at=now)
     return {"task_id": task_id, "idempotency_key": envelope.key, "status": state}
 
 

@@ -167,7 +167,7 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery
     def act(self, c: Any, action: Action, seen: Observation) -> None:
         report(c.hostname, action, seen, self.watch.strikes)
         if action is Action.RECONSUME:
-            for queue in self.queues:
+            for queue in seen.missing or self.queues:  # a stall: every queue's consumer
                 if queue not in seen.missing:
                     c.cancel_task_queue(queue)
                 c.add_task_queue(queue)
