@@ -9,7 +9,7 @@ opens where Redis, given the same view, would not:
 
 * the consecutive-failure run and a count window that is not yet full are exact;
 * a full count window drops the view's oldest calls, whose outcomes the view does not list:
-  they are taken to be failures (and slow), which can only delay a trip to the next flush;
+  they are taken to be failures (and slow), so such a trip may wait for the next flush;
 * a time window puts every pending outcome in the server's current second. While the view
   was made in that second (estimated from the view's server time and the time since it
   arrived, with a margin for the flush's round trip) its totals are exact; once the window
@@ -17,9 +17,9 @@ opens where Redis, given the same view, would not:
   are taken to have held the view's failures (or slow calls), and none of its calls count
   towards ``minimum_calls``.
 
-Other processes' outcomes not in the view yet are unknown here, as they are to Redis until
-their flush: a trip decided on a view that missed another process's success still opens
-the breaker (the process has reported it; Redis confirms it, see ``Batch.trip``).
+What other processes wrote since the view was made is unknown here: a trip decided on a
+view that missed another process's success still opens the breaker (the process has
+reported it; Redis confirms it, see ``Batch.trip``).
 
 Nothing here locks, reads a clock or talks to Redis; the caller holds the breaker's lock.
 """
