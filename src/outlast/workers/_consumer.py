@@ -36,10 +36,10 @@ class LetterKeepingConsumer(Consumer):  # type: ignore[misc]  # Celery's Consume
     def on_unknown_task(self, body: Any, message: Any, exc: BaseException) -> None:
         headers = message.headers or {}
         name, task_id = headers.get("task", ""), headers.get("id")
-        payload = message.payload if body is None else body
         letter = poison_letter(
-            name=name, task_id=task_id, body=payload, error=exc, queue=_queue_of(message)
-        )
+            name=name, task_id=task_id, body=_decoded(message, body), error=exc,
+            queue=_queue_of(message),
+        )  # fmt: skip
         if not self._kept(letter, message):
             return
         message.reject_log_error(log, self.connection_errors)
@@ -88,6 +88,16 @@ class LetterKeepingConsumer(Consumer):  # type: ignore[misc]  # Celery's Consume
             self.timer.call_after(not_kept.delay, _requeue, (message, self.connection_errors))
             return False
         return True
+
+
+def _decoded(message: Any, body: Any) -> Any:
+    """The message's arguments as decoded, or its raw body when it cannot be decoded."""
+    if body is not None:
+        return body
+    try:
+        return message.payload
+    except Exception:  # any content this worker refuses: the raw body is all there is
+        return message.body
 
 
 def _queue_of(message: Any) -> str | None:

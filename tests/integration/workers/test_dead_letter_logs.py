@@ -101,3 +101,17 @@ async def test_each_dead_letter_is_one_log_line_naming_its_replay(
     text = "\n".join(lines)
     assert "raised unexpected" not in text
     assert "ignored and discarded" not in text
+
+
+async def test_an_unknown_task_in_content_the_worker_refuses_is_dead_lettered_raw(
+    worker: WorkerProcess, app: Celery, store: RedisStore
+) -> None:
+    """An unknown task pickled (the worker takes JSON only): its letter keeps the raw body
+    and the worker goes on taking work."""
+    app.send_task("tests.nobody_pickled", args=[1], queue="operations", serializer="pickle")
+    [letter] = await letters_of(store, ["tests.nobody_pickled"], seconds=30)
+    assert letter.reason == "poison"
+    assert len(letter.args) == 1 and isinstance(letter.args[0], str)  # the raw body's repr
+    after = app.send_task("tests.noop", args=[2], queue="operations")
+    assert await asyncio.to_thread(after.get, timeout=30) == {"value": 2}
+    assert worker.running
