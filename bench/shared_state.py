@@ -1,7 +1,8 @@
 """Shared-state costs in one run against one Redis: breakers and bulkheads in cluster scope.
 
-Rows: the closed-state success path per call of a cluster-scope breaker, a local breaker,
-pybreaker with ``CircuitRedisStorage`` and a bare Redis PING; a cluster bulkhead
+Rows: the closed-state success path per call of a cluster-scope breaker (also with a
+failure-rate rule over a count window), a local breaker, pybreaker with
+``CircuitRedisStorage`` and a bare Redis PING; a cluster bulkhead
 acquire/release pair; and the delay before another process sees a trip. Target: the
 cluster breaker's success path at most 0.05x pybreaker-with-Redis, propagation < 250 ms.
 
@@ -90,6 +91,11 @@ def main() -> None:
     cluster = get_circuit_breaker(
         "bench-cluster", scope="cluster", config=CircuitBreakerConfig(failure_threshold=5)
     )
+    windowed = get_circuit_breaker(
+        "bench-cluster-window",
+        scope="cluster",
+        config=CircuitBreakerConfig(failure_rate_threshold=50.0, window_size=100),
+    )
     local = get_circuit_breaker("bench-local", scope="local")
     bulkhead = get_bulkhead("bench-bulkhead", capacity=5, scope="cluster")
 
@@ -102,6 +108,9 @@ def main() -> None:
         "pybreaker + CircuitRedisStorage call": per_call(lambda: pb.call(bare), SLOW_CALLS),
         "outlast local breaker call_sync": per_call(lambda: local.call_sync(bare), FAST_CALLS),
         "outlast cluster breaker call_sync": per_call(lambda: cluster.call_sync(bare), FAST_CALLS),
+        "outlast cluster breaker call_sync, count window": per_call(
+            lambda: windowed.call_sync(bare), FAST_CALLS
+        ),
         "outlast cluster bulkhead acquire+release": per_call(bulkhead_pair, SLOW_CALLS),
     }
     width = max(map(len, rows))
