@@ -48,15 +48,17 @@ class Harness:
         self._backends: list[RedisBreakerState] = []
         self._links: list[Any] = []
 
-    def make(self, name: str = "svc", **config: Any) -> CircuitBreaker:
-        """A breaker called ``name`` with the given config fields, in this harness's scope."""
+    def make(self, name: str = "svc", *, quiet: bool = False, **config: Any) -> CircuitBreaker:
+        """A breaker called ``name`` with the given config fields, in this harness's scope;
+        ``quiet``: a cluster breaker writes only when woken (no periodic flush or read)."""
         if self.scope == "local":
             return CircuitBreaker(name, config=CircuitBreakerConfig(**config))
         if not self._links:
             context = cluster_link(self._redis_url)
             self._links.append(context)
             self.link = context.__enter__()
-        breaker, backend = cluster_breaker(self.link, name, **config)
+        options = {"flush_interval": 60.0, "sync_interval": 60.0} if quiet else {}
+        breaker, backend = cluster_breaker(self.link, name, backend_options=options, **config)
         self._backends.append(backend)
         return breaker
 
@@ -270,6 +272,43 @@ def test_slow_call_rate_opens_the_breaker(harness: Harness) -> None:
     breaker.call_sync(time.sleep, 0.05)
     harness.settle()
     assert breaker.state == "open"  # 2 of 4 slow
+
+
+BURSTS: dict[str, tuple[dict[str, Any], str]] = {
+    "consecutive failures": ({"failure_threshold": 3}, "FFSFFF"),
+    "failure rate, count window": (
+        {"failure_threshold": 100, "failure_rate_threshold": 50, "window_size": 10,
+         "minimum_calls": 4},
+        "FFSF",
+    ),
+    "failure rate, time window": (
+        {"failure_threshold": 100, "failure_rate_threshold": 50, "window_size": 10,
+         "minimum_calls": 4, "window_type": WindowType.TIME_BASED},
+        "SFSF",
+    ),
+    "slow-call rate": (
+        {"slow_call_rate_threshold": 50, "slow_call_duration": 0.01, "window_size": 10,
+         "minimum_calls": 4},
+        "sSSs",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("rule", list(BURSTS))
+def test_the_call_that_completes_a_rule_opens_it_at_once(harness: Harness, rule: str) -> None:
+    """The state read right after the call that completes a rule is open and the next call
+    does not run, with nothing written in between (F fails, S succeeds, s is slow)."""
+    config, outcomes = BURSTS[rule]
+    breaker = harness.make(quiet=True, **config)
+    for index, outcome in enumerate(outcomes):
+        assert breaker.state == "closed", f"open before call {index + 1}"
+        if outcome == "F":
+            with pytest.raises(Boom):
+                breaker.call_sync(explode)
+        else:
+            breaker.call_sync(time.sleep, 0.02 if outcome == "s" else 0.0)
+    assert breaker.state == "open"
+    rejection(breaker)
 
 
 # -- what counts as a failure -------------------------------------------------------------------
