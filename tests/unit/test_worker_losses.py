@@ -60,6 +60,19 @@ def test_starts_count_up_until_forgotten(namespace: str) -> None:
     assert count_start("t-1", now=110.0) == Starts(1, 110.0)
 
 
+def test_a_start_that_gave_a_result_is_forgotten_with_the_next_count(
+    namespace: str, redis_url: str
+) -> None:
+    """A result's record goes with the process's next start count, not a trip of its own."""
+    client = redis.Redis.from_url(redis_url)
+    count_start("t-done", now=1.0)
+    forget_starts("t-done", lazily=True)
+    assert client.exists(f"outlast:{namespace}:worker-starts:t-done")
+    count_start("t-next", now=2.0)
+    assert not client.exists(f"outlast:{namespace}:worker-starts:t-done")
+    client.close()
+
+
 def test_the_pools_report_is_kept_beside_the_starts(namespace: str) -> None:
     """The signal the worker's main process recorded comes back with the next start."""
     count_start("t-2", now=1.0)

@@ -58,6 +58,7 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         spec = spec_for(self.name)
         envelope, kwargs = Envelope.split(kwargs, fallback_key=str(self.request.id))
         refuse_after_losses(self, spec, args, kwargs, envelope)
+        step: Step | None = None
         try:
             step = self._step(spec, args, kwargs, envelope)
         except SoftTimeLimitExceeded as error:  # struck while the loop waited: a timeout too
@@ -65,7 +66,8 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         except Exception as error:  # the core's own failure (the operation's are Steps)
             self._dead(spec, args, kwargs, envelope, "internal_error", error)
         finally:
-            forget_starts(str(self.request.id))
+            # A result ends the message for good: its count goes with the next start's trip.
+            forget_starts(str(self.request.id), lazily=isinstance(step, Done))
         return self._act(step, spec, args, kwargs, envelope)
 
     def _step(

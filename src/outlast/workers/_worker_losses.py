@@ -4,11 +4,12 @@ Late acks with reject-on-worker-lost requeue a message whose pool process died, 
 message that kills the process running it (a segfault in a C extension, the OOM killer)
 would otherwise be redelivered forever. Each start of an operation's message is counted in
 Redis under its task id, so the count survives the process that died and works on every
-broker; every finish of the start (a result, a retry, a deferral, a dead letter) deletes
-it. A start that finds ``max_worker_losses`` earlier starts that never finished does not run
-the work: the task dead-letters it (reason ``worker_lost``) with the number of starts and
-the signal or exit code the pool reported (which the worker's main process records here
-when it sees the pool process die), and the message is acknowledged.
+broker. Every finish of the start (a result, a retry, a deferral, a dead letter) deletes
+the count; after a result, together with the process's next count (one round trip per
+message). A start that finds ``max_worker_losses`` earlier starts that never finished does
+not run the work: it is dead-lettered (reason ``worker_lost``) with the number of starts
+and the signal or exit code the pool reported (which the worker's main process records
+here when it sees the pool process die), and the message is acknowledged.
 
 The trade-off: Celery cannot tell a process its task killed from one killed from outside
 (a deploy's SIGKILL, the host going down). Only starts of *this* message count, and only
@@ -16,10 +17,10 @@ while it was the one running: a prefetched message waiting in a killed worker ne
 started, and a message killed once from outside usually finishes at its next start, which
 resets its count. So outside kills dead-letter a message only when it was running at
 ``max_worker_losses`` kills in a row (a very long task on a worker restarted that often);
-its letter can be replayed.
+its letter can be replayed, with a count of its own.
 
-This module never decides to run or skip work itself and never raises when Redis does not
-answer: the start then goes uncounted (logged), and the work runs.
+This module never runs an operation, and never raises when Redis does not answer: the
+start then goes uncounted (logged), and the work runs.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import logging
 import os
 import re
 import signal
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -61,8 +63,14 @@ RECORD_TTL: Final = 86_400
 
 _DRIVER_ERRORS = (redis.RedisError, OSError)
 
-# KEYS[1] the record; ARGV now, ttl. One more start: {starts, first start, last loss}.
+# Task ids whose starts ended in a result, deleted with the process's next start count.
+_finished: list[str] = []
+_finished_lock = threading.Lock()
+
+# KEYS[1] the record, KEYS[2..] records of finished starts; ARGV now, ttl. Deletes the
+# finished ones, counts one more start: {starts, first start, last loss}.
 _COUNT_START: Final = """
+if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
 local starts = redis.call('HINCRBY', KEYS[1], 'starts', 1)
 redis.call('HSETNX', KEYS[1], 'first_started_at', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -142,8 +150,13 @@ def refuse_after_losses(
 
 def count_start(task_id: str, *, now: float) -> Starts | None:
     """Count a start of the message ``task_id``; None (logged) when Redis does not answer."""
+    with _finished_lock:
+        finished = [_key(done) for done in _finished]
+        _finished.clear()
     try:
-        raw: Any = _scripts().count_start(keys=[_key(task_id)], args=[repr(now), RECORD_TTL])
+        raw: Any = _scripts().count_start(
+            keys=[_key(task_id), *finished], args=[repr(now), RECORD_TTL]
+        )
     except _DRIVER_ERRORS as error:
         log.warning("start of %s not counted, Redis unavailable: %s", task_id, error)
         return None
@@ -151,8 +164,16 @@ def count_start(task_id: str, *, now: float) -> Starts | None:
     return Starts(int(count), float(first), _text(lost_to))
 
 
-def forget_starts(task_id: str) -> None:
-    """The message's start finished: its count is reset (the record lapses if Redis is down)."""
+def forget_starts(task_id: str, *, lazily: bool = False) -> None:
+    """The message's start finished: its count is reset (the record lapses if Redis is down).
+
+    ``lazily`` is for a message done for good (a result: its task id is not sent again): its
+    record goes with this process's next start count, a round trip saved per message.
+    """
+    if lazily:
+        with _finished_lock:
+            _finished.append(task_id)
+        return
     try:
         _client().delete(_key(task_id))
     except _DRIVER_ERRORS as error:

@@ -59,7 +59,9 @@ async def test_past_the_hard_limit_work_is_retried_then_dead_lettered_and_replay
     assert tried[1] - tried[0] >= 2.0  # the retry came after the kill at the hard limit
     assert "Hard time limit (2.0s) exceeded" in worker.log()
     # Killed at the limit is a timeout, not a lost worker: no start is left counted.
-    assert not redis.Redis.from_url(redis_url).keys(f"outlast:{namespace}:worker-starts:*")
+    assert not redis.Redis.from_url(redis_url).exists(
+        f"outlast:{namespace}:worker-starts:{sent.id}"
+    )
 
     heal(redis_url, prefix)
     replayed = await asyncio.to_thread(replay, env, letter.id)
