@@ -216,9 +216,8 @@ def _worker_argv(args: argparse.Namespace, queues: list[str]) -> list[str]:
 def _run_worker(args: argparse.Namespace) -> int:
     names = _queue_names(args.queues)
     everything = not names
-    check_settings(
-        email=everything or "emails" in names, payments=everything or "payments" in names
-    )
+    email, payments = everything or "emails" in names, everything or "payments" in names
+    check_settings(email=email, payments=payments, broker=True)
     _check_task_modules()
     queues = _checked_queues(names)
     from outlast.workers import app
@@ -228,7 +227,7 @@ def _run_worker(args: argparse.Namespace) -> int:
 
 
 def _run_beat(args: argparse.Namespace) -> int:
-    check_settings()
+    check_settings(broker=True)
     from outlast.workers import app
 
     app.start(argv=["beat", "-l", args.loglevel])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,15 +18,27 @@ OUTLAST = Path(sys.executable).with_name("outlast")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``outlast`` console script with ``env`` added to this environment."""
-    return subprocess.run(
-        [str(OUTLAST), *args],
-        capture_output=True,
+    """Run the installed ``outlast`` console script with ``env`` added to this environment.
+
+    It runs in a process group of its own: should a worker start where none may, the
+    group (pool children included) is killed after the timeout and the test fails.
+    """
+    argv = [str(OUTLAST), *args]
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
         env={**os.environ, **(env or {})},
-        timeout=60,
-    )
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
 def refused(*args: str, env: dict[str, str] | None = None) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from outlast import get_circuit_breaker
 from outlast.config import (
     check_settings,
     get_circuit_breaker_config,
@@ -218,7 +219,7 @@ def test_toml_error_names_the_file_and_key(env: pytest.MonkeyPatch, tmp_path: Pa
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(None, "there is no such file"), ("[unclosed\n", "it is not valid TOML")],
+    [(None, "there is no such file"), ("[unclosed\n", "it is not a readable TOML file")],
 )
 def test_unreadable_config_file_is_named(
     env: pytest.MonkeyPatch, tmp_path: Path, content: str | None, reason: str
@@ -232,11 +233,35 @@ def test_unreadable_config_file_is_named(
     assert reason in str(error)
 
 
+def test_unknown_toml_key_is_refused_with_a_near_miss(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A key no settings class has is named with its file, along with any other problem."""
+    path = tmp_path / "outlast.toml"
+    path.write_text('smtp_prot = 2525\nsmtp_port = 2525\nstate_scope = "wide"\n')
+    error = load_error(env, OUTLAST_CONFIG_FILE=str(path))
+    assert str(error).splitlines() == [
+        "invalid settings:",
+        f"  {path}: smtp_prot is not a setting; did you mean 'smtp_port'?",
+        f"  {path}: state_scope holds 'wide'; expected one of 'cluster', 'local'",
+    ]
+
+
 def test_url_password_never_appears(env: pytest.MonkeyPatch) -> None:
     """A bad URL is shown with its password masked."""
     error = load_error(env, OUTLAST_REDIS_URL="redis://app:s3cret-pw@cache:port/0")
     assert "s3cret-pw" not in str(error)
     assert "'redis://app:***@cache:port/0'" in str(error)
+
+
+def test_breaker_with_a_malformed_redis_url_raises_the_settings_error(
+    env: pytest.MonkeyPatch,
+) -> None:
+    """A breaker made under OUTLAST_REDIS_URL=notaurl raises SettingsError, not ValueError."""
+    error = load_error(env, OUTLAST_REDIS_URL="notaurl")
+    with pytest.raises(SettingsError) as caught:
+        get_circuit_breaker("settings_errors_breaker")
+    assert str(caught.value) == str(error)
 
 
 def test_bad_smtp_setting_breaks_only_email(env: pytest.MonkeyPatch) -> None:
@@ -275,6 +300,26 @@ def test_check_settings_names_every_section_asked(env: pytest.MonkeyPatch) -> No
     with pytest.raises(SettingsError) as core_only:
         check_settings()
     assert [p.field for p in core_only.value.problems] == ["OUTLAST_BROKER_URL"]
+
+
+@pytest.mark.parametrize(
+    "url", ["redis+cluster://node:7000", "redis+sentinel://s1:26379/main", "unix:///run/r.sock"]
+)
+def test_a_worker_broker_cannot_fall_back_to_a_url_kombu_cannot_open(
+    env: pytest.MonkeyPatch, url: str
+) -> None:
+    """Cluster, Sentinel or socket OUTLAST_REDIS_URL without OUTLAST_BROKER_URL: the worker
+    check refuses it (breakers alone may use it)."""
+    env.setenv("OUTLAST_REDIS_URL", url)
+    check_settings()
+    with pytest.raises(SettingsError) as caught:
+        check_settings(broker=True)
+    assert str(caught.value).startswith(
+        f"invalid setting: OUTLAST_REDIS_URL holds '{url.split('://')[0]}://...' and "
+        "OUTLAST_BROKER_URL is not set; the broker falls back to this URL"
+    )
+    env.setenv("OUTLAST_BROKER_URL", "redis+socket:///run/r.sock")
+    check_settings(broker=True)
 
 
 def test_settings_error_survives_pickling() -> None:

@@ -25,9 +25,8 @@ from pydantic_core import ErrorDetails
 from outlast.config._value_checks import EXPECTED_TYPE
 from outlast.errors import FieldError, SettingsError
 
-__all__ = ["CONFIG_FILE_VARIABLE", "settings_error"]
+__all__ = ["settings_error"]
 
-CONFIG_FILE_VARIABLE: Final = "OUTLAST_CONFIG_FILE"
 _PREFIX: Final = "OUTLAST_"
 _URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
 _LONGEST_SHOWN = 120

@@ -10,10 +10,7 @@ back to a default for a value that was given but is wrong.
 from __future__ import annotations
 
 import functools
-import os
-import tomllib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
@@ -27,20 +24,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from outlast.config._env_errors import CONFIG_FILE_VARIABLE, settings_error
+from outlast.config._config_file import CONFIG_FILE_VARIABLE, config_file, file_problems
+from outlast.config._env_errors import settings_error
 from outlast.errors import FieldError, SettingsError
 
-__all__ = ["SettingsBase", "clear_loaded", "config_file", "load", "loader"]
+__all__ = ["SettingsBase", "clear_loaded", "load", "loader"]
 
 S = TypeVar("S", bound="SettingsBase")
 
 _clearers: list[Callable[[], None]] = []
-
-
-def config_file() -> Path | None:
-    """The TOML file ``OUTLAST_CONFIG_FILE`` names, if it is set."""
-    path = os.environ.get(CONFIG_FILE_VARIABLE)
-    return Path(path) if path else None
 
 
 class _EnvSource(EnvSettingsSource):
@@ -82,27 +74,31 @@ class SettingsBase(BaseSettings):
         return tuple(sources)
 
 
-def _file_problem(path: Path, reason: str) -> SettingsError:
-    message = f"holds {str(path)!r}; {reason}; expected the path of a TOML file"
-    return SettingsError(
-        [FieldError(field=CONFIG_FILE_VARIABLE, code="config_file", message=message)]
-    )
+def _known_keys() -> set[str]:
+    """Every field of every settings class: what the TOML file may hold at its top."""
+    classes, known = list(SettingsBase.__subclasses__()), set()
+    while classes:
+        cls = classes.pop()
+        known |= set(cls.model_fields)
+        classes += cls.__subclasses__()
+    return known
 
 
 def load(cls: type[S]) -> S:
     """``cls`` read from its sources; SettingsError naming each bad variable otherwise."""
     path = config_file()
-    if path is not None and not path.is_file():
-        raise _file_problem(path, "there is no such file")
+    problems = file_problems(path, _known_keys())
+    if any(p.field == CONFIG_FILE_VARIABLE for p in problems):
+        raise SettingsError(problems)  # no file to read the rest from
     try:
-        return cls()
+        settings = cls()
     except pydantic.ValidationError as exc:
-        raise settings_error(exc, cls, config_file=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise _file_problem(path or Path(), f"it is not valid TOML ({exc})") from None
+        problems += settings_error(exc, cls, config_file=path).problems
     except pydantic_settings.SettingsError as exc:
-        problem = FieldError(field="OUTLAST_ settings", code="source", message=str(exc))
-        raise SettingsError([problem]) from None
+        problems.append(FieldError(field="OUTLAST_ settings", code="source", message=str(exc)))
+    if problems:
+        raise SettingsError(problems)
+    return settings
 
 
 def loader(cls: type[S]) -> Callable[[], S]:

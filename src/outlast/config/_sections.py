@@ -72,17 +72,34 @@ def get_payment_settings() -> PaymentSettings:
     return _load_payment()
 
 
-def check_settings(*, email: bool = False, payments: bool = False) -> None:
+def _broker_fallback(settings: Settings) -> list[FieldError]:
+    """A worker's broker falls back to ``redis_url``: kombu opens only redis:// or rediss://."""
+    url = settings.redis_url
+    if settings.broker_url or not url or url.startswith(("redis://", "rediss://")):
+        return []
+    message = (
+        f"holds {url.split('://')[0] + '://...'!r} and OUTLAST_BROKER_URL is not set; the "
+        "broker falls back to this URL and kombu opens only redis:// or rediss:// there; "
+        "expected OUTLAST_BROKER_URL set (e.g. redis+socket:///path/to/redis.sock)"
+    )
+    return [FieldError(field="OUTLAST_REDIS_URL", code="broker_fallback", message=message)]
+
+
+def check_settings(*, email: bool = False, payments: bool = False, broker: bool = False) -> None:
     """Read the settings (and the sections asked for) afresh; one SettingsError naming
-    every bad variable among them, or nothing."""
+    every bad variable among them, or nothing. ``broker`` also checks that a worker or
+    beat has a broker kombu can open."""
     classes: list[type[SettingsBase]] = [Settings]
     classes += [EmailSettings] if email else []
     classes += [PaymentSettings] if payments else []
     problems: list[FieldError] = []
     for cls in classes:
         try:
-            load(cls)
+            loaded = load(cls)
         except SettingsError as exc:
             problems += [p for p in exc.problems if p not in problems]
+        else:
+            if broker and isinstance(loaded, Settings):
+                problems += _broker_fallback(loaded)
     if problems:
         raise SettingsError(problems)
