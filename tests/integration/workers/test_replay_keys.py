@@ -12,6 +12,7 @@ only: keys and letters do not depend on the broker.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -129,3 +130,21 @@ async def test_a_replayed_payment_letter_is_not_charged_again(
     assert replayed == charged
     assert len(gateway.requests(key)) == 1
     assert list(gateway.charges()) == [key]
+
+
+async def test_a_letter_that_kept_its_key_in_its_kwargs_replays_under_that_key(
+    env: dict[str, str], store: RedisStore, redis_url: str, namespace: str
+) -> None:
+    """A letter stored before letters carried their own key (the envelope left in its
+    kwargs, no idempotency_key) is sent again under the envelope's key, envelope removed."""
+    old = DeadLetter(
+        id="old-1:poison", task_name="tests.keyed", reason="poison", error_type="KeyError",
+        error_message="'tests.keyed'", failed_at=time.time(), args=["p"],
+        kwargs={ENVELOPE_KEY: {"key": "k-old", "attempt": 1}}, task_id="old-1",
+    )  # fmt: skip
+    await store.add_dead_letter(old)
+    await asyncio.to_thread(replay, env, old.id)
+    with redis.Redis.from_url(redis_url) as client:
+        [raw] = client.lrange(f"outlast:{namespace}:operations", 0, -1)
+    args, kwargs, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    assert (args, kwargs[ENVELOPE_KEY]["key"], sorted(kwargs)) == (["p"], "k-old", [ENVELOPE_KEY])
