@@ -247,11 +247,18 @@ def test_unknown_toml_key_is_refused_with_a_near_miss(
     ]
 
 
-def test_url_password_never_appears(env: pytest.MonkeyPatch) -> None:
-    """A bad URL is shown with its password masked."""
-    error = load_error(env, OUTLAST_REDIS_URL="redis://app:s3cret-pw@cache:port/0")
-    assert "s3cret-pw" not in str(error)
-    assert "'redis://app:***@cache:port/0'" in str(error)
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://app:s3cret-pw@cache:port/0", "redis://app:***@cache:port/0"),
+        ("redis://:s3cret@pw@cache:port/0", "redis://:***@cache:port/0"),
+    ],
+)
+def test_url_password_never_appears(env: pytest.MonkeyPatch, url: str, shown: str) -> None:
+    """A bad URL is shown with its password masked, even one holding an '@'."""
+    error = load_error(env, OUTLAST_REDIS_URL=url)
+    assert "s3cret" not in str(error)
+    assert f"holds {shown!r};" in str(error)
 
 
 def test_breaker_with_a_malformed_redis_url_raises_the_settings_error(

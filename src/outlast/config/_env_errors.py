@@ -28,7 +28,7 @@ from outlast.errors import FieldError, SettingsError
 __all__ = ["settings_error"]
 
 _PREFIX: Final = "OUTLAST_"
-_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@")
 _LONGEST_SHOWN = 120
 
 
