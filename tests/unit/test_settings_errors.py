@@ -217,6 +217,19 @@ def test_toml_error_names_the_file_and_key(env: pytest.MonkeyPatch, tmp_path: Pa
     )
 
 
+def test_toml_value_under_an_empty_variable_names_the_file(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An empty variable is unset, so a bad file value beneath it is named by file and key."""
+    path = tmp_path / "outlast.toml"
+    path.write_text("broker_visibility_timeout = 5\n")
+    error = load_error(env, OUTLAST_CONFIG_FILE=str(path), OUTLAST_BROKER_VISIBILITY_TIMEOUT="")
+    assert str(error) == (
+        f"invalid setting: {path}: broker_visibility_timeout holds 5; "
+        "expected a whole number from 10 to 3600"
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [(None, "there is no such file"), ("[unclosed\n", "it is not a readable TOML file")],

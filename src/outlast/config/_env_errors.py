@@ -60,7 +60,8 @@ def _origin(
 ) -> tuple[str, Any, Sequence[str]]:
     """Where the value at ``loc`` came from, the raw value there, and the rest of ``loc``
     inside that value (when one variable holds a whole JSON object)."""
-    environ = {name.upper(): raw for name, raw in os.environ.items()}
+    # An empty variable is unset (``env_ignore_empty``): the value came from elsewhere.
+    environ = {name.upper(): raw for name, raw in os.environ.items() if raw}
     for depth in range(len(loc), 0, -1):
         name = _PREFIX + "__".join(loc[:depth]).upper()
         if name in environ:
