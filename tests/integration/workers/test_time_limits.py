@@ -3,7 +3,8 @@ reason ``timeout`` when given up: never marked failed and gone.
 
 The workers run with a soft limit of 1 s and a hard limit of 2 s. ``tests.hang`` ignores
 the soft limit, so the hard one kills its process: the worker's main process sends the
-retry, then dead-letters the second attempt. ``tests.slow_once`` and
+retry (on the broker, or parked in the store past the park threshold), then
+dead-letters the second attempt. ``tests.slow_once`` and
 ``tests.slow_unretried`` stop at the soft limit, inside the operation (``async_slow_once``
 while its event loop waits). Runs once per broker.
 """
@@ -11,7 +12,9 @@ while its event loop waits). Runs once per broker.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -100,3 +103,30 @@ async def test_soft_limit_under_a_policy_that_does_not_retry_timeouts_is_a_timeo
     assert "soft time limit exceeded" in letter.error_message
     assert "SoftTimeLimitExceeded" in letter.traceback
     assert len(starts(redis_url, prefix)) == 1
+
+
+async def test_a_hard_limit_retry_beyond_the_park_threshold_waits_in_the_store(
+    redis_url: str,
+    broker_url: str,
+    namespace: str,
+    results: Celery,
+    store: RedisStore,
+    tmp_path: Path,
+) -> None:
+    """With a park threshold under the retry delay, the worker's main process parks the
+    retry in the store; beat releases it, and the second kill ends as a `timeout` letter."""
+    env = losses_env(
+        redis_url, broker_url, namespace, **TIME_LIMITS,
+        retry_park_threshold="0.1", retry_release_interval="0.5",
+    )  # fmt: skip
+    schedule = str(tmp_path / "beat-schedule")
+    command = [*celery_worker_command(["operations", "monitoring"], concurrency=2)]
+    with start_worker(env, [*command, "-B", "-s", schedule]) as worker:
+        prefix = f"{namespace}:parked"
+        sent = send(results, "tests.hang", prefix, 30)
+        [letter] = await wait_for_letter(store, "tests.hang", within=30)
+        assert (letter.reason, letter.attempts, letter.task_id) == ("timeout", 2, sent.id)
+        assert len(starts(redis_url, prefix)) == 2
+        assert "attempt 1 failed: retry in 0.20s" in worker.log()
+        assert re.search(r"release_due_retries\[.+\] succeeded in [\d.]+s: 1\n", worker.log())
+        assert await store.count_scheduled_retries() == 0
