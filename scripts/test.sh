@@ -86,8 +86,8 @@ print(digest.hexdigest(), sys.version)')"
     fi
     local pip=("$PY" -m pip install --quiet --progress-bar off)
     if [ "$DEPS" = newest ]; then
-        say "installing: the project with its dev extra, newest releases (not the lock)"
-        "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[dev]" || die "pip install -e .[dev] failed"
+        say "installing: the project with its dev and local extras, newest releases (not the lock)"
+        "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[dev,local]" || die "pip install -e .[dev,local] failed"
         return 0
     fi
     say "installing: requirements/dev.lock (pinned, hashed), then the project itself"
