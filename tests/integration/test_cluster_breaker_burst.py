@@ -216,11 +216,10 @@ def test_concurrent_trips_open_it_once_in_redis_and_each_process_reports_its_own
         heard: list[list[BreakerTransition]] = [[], []]
         for (breaker, _), log in zip(made, heard, strict=True):
             breaker.add_listener(log.append)
-            fail(breaker, Service(), 2)
         pauser = redis.Redis.from_url(server.url)
-        pauser.client_pause(300)
+        pauser.client_pause(300)  # nothing either process writes gets through meanwhile
         for breaker, _ in made:
-            fail(breaker, Service())
+            fail(breaker, Service(), 3)
             assert breaker.state == "open"
         backends = [backend for _, backend in made]
         wait_until(lambda: all(b._view.state == "open" for b in backends), timeout=3.0)
@@ -230,30 +229,47 @@ def test_concurrent_trips_open_it_once_in_redis_and_each_process_reports_its_own
     assert heard == [[opened("svc", "consecutive_failures")]] * 2
 
 
-def test_a_trip_made_as_redis_went_away_is_written_when_it_is_back_and_reported_once() -> None:
-    """Opened here just as Redis stopped: the process stays open on local state, and once
-    Redis answers again the trip is written (Redis opens too) without a second report."""
+def test_a_trip_whose_write_fails_holds_and_is_written_once_redis_answers() -> None:
+    """Opened here while Redis hangs: the write times out, the process stays open on local
+    state, and once Redis answers the trip is written (Redis opens too), reported once."""
+    with (
+        start_redis_server() as server,
+        cluster_link(server.url, retry_interval=0.2, socket_timeout=0.2) as link,
+    ):
+        breaker, backend = cluster_breaker(link, failure_threshold=2, recovery_timeout=30.0)
+        heard: list[BreakerTransition] = []
+        breaker.add_listener(heard.append)
+        pauser = redis.Redis.from_url(server.url)
+        pauser.client_pause(600)
+        fail(breaker, Service(), 2)
+        assert breaker.state == "open"
+        wait_until(lambda: breaker.stats()["mode"] == "local-fallback")
+        assert breaker.state == "open"
+        wait_until(lambda: breaker.stats()["mode"] == "cluster", timeout=3.0)
+        wait_until(lambda: backend._view.state == "open")
+        time.sleep(0.05)  # room for a duplicate, were there one
+        assert pauser.hget(link.key("cb", "svc"), "state") == b"open"
+        pauser.close()
+    assert heard == [opened("svc", "consecutive_failures")]
+
+
+def test_an_opening_while_redis_is_down_is_not_reported_again_when_it_is_back() -> None:
+    """Opened by the down policy's local state: when Redis is back, the failures kept for it
+    open it there too, and that opening is not reported a second time."""
     server = start_redis_server()
     try:
         with cluster_link(server.url, retry_interval=0.2) as link:
-            breaker, backend = cluster_breaker(
-                link,
-                backend_options={"sync_interval": 0.1},
-                failure_threshold=2,
-                recovery_timeout=30.0,
-            )
+            breaker, backend = cluster_breaker(link, failure_threshold=2, recovery_timeout=30.0)
             heard: list[BreakerTransition] = []
             breaker.add_listener(heard.append)
             server.stop()
+            assert not backend.flush()
             fail(breaker, Service(), 2)
-            assert breaker.state == "open"
-            wait_until(lambda: breaker.stats()["mode"] == "local-fallback")
-            assert breaker.state == "open"
+            assert (breaker.state, breaker.stats()["mode"]) == ("open", "local-fallback")
             server = start_redis_server(port=server.port)
             wait_until(lambda: breaker.stats()["mode"] == "cluster", timeout=3.0)
             wait_until(lambda: backend._view.state == "open")
             time.sleep(0.05)  # room for a duplicate, were there one
-            assert breaker.state == "open"
     finally:
         server.stop()
     assert heard == [opened("svc", "consecutive_failures")]

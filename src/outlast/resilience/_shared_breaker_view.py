@@ -19,7 +19,9 @@ pending outcomes complete a rule, or a half-open probe fails, it opens at once a
 batch carries the trip to Redis. Until a view of a later epoch arrives (Redis confirming
 the trip, or another process's trip that won), views of the epoch it left update the
 counters but not the state. The confirming flush reply's transition is not reported again:
-each process reports an opening once, whether it found it or Redis did.
+each process reports an opening once, whether it found it or Redis did. Likewise, an
+opening Redis makes when the outcomes kept while it was down reach it is not reported by
+a process whose down-policy state is open already (it reported that one).
 
 This module never decides whether a call may run, and never blocks a caller on Redis
 except in ``flush()`` and in the constructor's first read.
@@ -180,16 +182,11 @@ class SharedBreakerView:
         self._state = _OPEN
         return Transition(old, _OPEN, reason)
 
-    def _opened_here(self, transition: Transition, sent: Batch | None) -> bool:
-        """Whether ``transition``, made by Redis when it applied ``sent``, is the opening
-        this process found and reported itself (it opened in the state ``sent`` was in)."""
+    def _opened_here(self, sent: Batch | None) -> bool:
+        """Whether this process opened the breaker on its own in the state ``sent`` was
+        observed in (so an opening Redis made when it applied ``sent`` was reported)."""
         origin = self._opened_from
-        return (
-            transition.new is _OPEN
-            and sent is not None
-            and origin is not None
-            and (sent.view_id, sent.epoch) == origin
-        )
+        return sent is not None and origin is not None and (sent.view_id, sent.epoch) == origin
 
     def _pending(self) -> list[Batch]:
         """The outcomes the view does not include yet, oldest first (lock held)."""
@@ -241,14 +238,19 @@ class SharedBreakerView:
     def delivered(self, reply: Any) -> Callable[[], None] | None:
         view, transition = parse_view(reply)
         sent = self._sent  # flushes are serialized: nothing else replaces it meanwhile
+        told_open = False
         if self._mode != CLUSTER:
+            local = self._local
+            told_open = local is not None and local.state is _OPEN  # reported while down
             with self._lock:
                 self._sent = None
             self._resume(view)
         else:
             self._adopt(view, sent=True)
         notify = self._notify
-        if transition is None or notify is None or self._opened_here(transition, sent):
+        if transition is None or notify is None:
+            return None
+        if transition.new is _OPEN and (told_open or self._opened_here(sent)):
             return None
         return functools.partial(notify, transition)
 
