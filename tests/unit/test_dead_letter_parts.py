@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import logging
 import pickle
+import time
 
 import pytest
 from celery.exceptions import Reject
 
-from outlast.workers._keep_letter import FIRST_DELAY, MAX_DELAY, LetterNotKept, keep_delay
+from outlast.workers._keep_letter import (
+    FIRST_DELAY,
+    MAX_DELAY,
+    LetterNotKept,
+    keep_delay,
+    requeue_at_once,
+    requeue_later,
+)
 from outlast.workers._letter_log import quiet_failure_log
 from outlast.workers._poison import poison_letter
 
@@ -87,3 +95,12 @@ def test_a_letter_not_kept_crosses_from_the_pool_to_the_worker_intact() -> None:
     assert received.requeue is True
     assert (received.reason.letter_id, received.reason.delay) == ("t-1:1:exhausted", 20.0)
     assert "t-1:1:exhausted" in str(received.reason)
+
+
+def test_the_main_process_requeues_a_letter_not_kept_without_waiting() -> None:
+    """Inside requeue_at_once (the worker's main process) the requeue skips the letter's delay."""
+    started = time.monotonic()
+    with requeue_at_once(), pytest.raises(Reject) as rejected:
+        requeue_later(LetterNotKept("dl-1", delay=30.0))
+    assert time.monotonic() - started < 1.0
+    assert rejected.value.requeue is True

@@ -16,6 +16,9 @@ after it returned.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any, Final, NoReturn
 
 from celery.exceptions import Reject
@@ -34,6 +37,7 @@ __all__ = [
     "LetterNotKept",
     "keep_delay",
     "keep_letter",
+    "requeue_at_once",
     "requeue_later",
 ]
 
@@ -85,11 +89,29 @@ def _hand_to_broker(
     log_held(letter, refused, queue=queue, delay=delay)
 
 
+_WAIT_BEFORE_REQUEUE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "outlast_wait_before_requeue", default=True
+)
+
+
+@contextlib.contextmanager
+def requeue_at_once() -> Iterator[None]:
+    """Within this block :func:`requeue_later` does not wait: for the worker's main process,
+    whose consumer a sleep would stop (the work it requeues then runs to its time limit
+    again before it is back, so nothing loops hot)."""
+    token = _WAIT_BEFORE_REQUEUE.set(False)
+    try:
+        yield
+    finally:
+        _WAIT_BEFORE_REQUEUE.reset(token)
+
+
 def requeue_later(not_kept: LetterNotKept) -> NoReturn:
     """Give the running task's message back to the broker after the letter's delay (the
     pool slot waits meanwhile: with the store and the broker refusing, it has no better
     use, and an immediate requeue would come straight back)."""
-    SYSTEM_CLOCK.sleep(not_kept.delay)
+    if _WAIT_BEFORE_REQUEUE.get():
+        SYSTEM_CLOCK.sleep(not_kept.delay)
     raise Reject(not_kept, requeue=True)
 
 

@@ -31,6 +31,7 @@ from celery.worker.request import Request
 from outlast._clock import SYSTEM_CLOCK
 from outlast.workers._decisions import classify
 from outlast.workers._envelope import Envelope
+from outlast.workers._keep_letter import requeue_at_once
 from outlast.workers._operations import spec_for
 from outlast.workers._steps import Dead
 from outlast.workers._time_limits import TimeLimitError, hard_limit_error
@@ -100,7 +101,8 @@ def _settle(request: Request, error: TimeLimitError) -> str:
     step = classify(spec, envelope, error, SYSTEM_CLOCK)
     task.request_stack.push(context)
     try:
-        task._act(step, spec, tuple(request.args), kwargs, envelope)
+        with requeue_at_once():  # this is the main process: never sleep here
+            task._act(step, spec, tuple(request.args), kwargs, envelope)
     except (Retry, Ignore):
         return "retried"
     except BaseException as raised:
