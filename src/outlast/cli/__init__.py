@@ -1,4 +1,4 @@
-"""The ``outlast`` command: show profiles, run a worker, run beat.
+"""The ``outlast`` command: show profiles, run a worker, beat, Flower, or all of it (``dev``).
 
 Arguments and settings are checked before anything starts: an unknown queue or pool, or a
 bad ``OUTLAST_`` setting, ends the command with one line on stderr and status 2, never a
@@ -14,6 +14,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from outlast.config import (
@@ -23,6 +24,7 @@ from outlast.config import (
     check_settings,
     get_bulkhead_config,
     get_circuit_breaker_config,
+    get_flower_settings,
     get_retry_config,
     get_settings,
     get_timeout_config,
@@ -178,6 +180,26 @@ def _add_beat(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
 
 
+def _add_flower(commands: argparse._SubParsersAction[_Parser]) -> None:
+    commands.add_parser(
+        "flower",
+        help="serve Flower for outlast.workers at OUTLAST_FLOWER_ADDRESS:OUTLAST_FLOWER_PORT, "
+        "with the login OUTLAST_FLOWER_USER / OUTLAST_FLOWER_PASSWORD (required off loopback)",
+    )
+
+
+def _add_dev(commands: argparse._SubParsersAction[_Parser]) -> None:
+    dev = commands.add_parser(
+        "dev",
+        help="run a worker per queue, beat and Flower on this machine, on the Redis at "
+        "OUTLAST_REDIS_URL or an embedded one; Ctrl-C stops it all; exits 1 if a child dies",
+    )
+    dev.add_argument(
+        "-c", "--concurrency", type=_positive, default=1, help="pool size of each worker (1)"
+    )
+    dev.add_argument("--log-dir", type=Path, help="where the logs go (default: a new temp dir)")
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="outlast", description=DESCRIPTION)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -185,6 +207,8 @@ def _parser() -> _Parser:
     _add_profile(commands)
     _add_worker(commands)
     _add_beat(commands)
+    _add_flower(commands)
+    _add_dev(commands)
     return parser
 
 
@@ -234,6 +258,32 @@ def _run_beat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_flower() -> int:
+    check_settings(broker=True, flower=True)
+    from outlast.cli._flower import run_flower
+
+    run_flower(get_flower_settings())
+    return 0
+
+
+def _run_dev(args: argparse.Namespace) -> int:
+    check_settings(email=True, payments=True, broker=True, flower=True)
+    _check_task_modules()
+    from outlast.cli._dev import DevOptions, run_dev
+    from outlast.cli._flower import require_flower
+    from outlast.workers import DEFAULT_REDIS_URL
+
+    require_flower()
+    options = DevOptions(
+        redis_url=get_settings().redis_url or DEFAULT_REDIS_URL,
+        queues=_declared_queues(),
+        flower=get_flower_settings(),
+        concurrency=args.concurrency,
+        log_dir=args.log_dir,
+    )
+    return run_dev(options)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.version:
         print(_version())
@@ -245,6 +295,10 @@ def _run(args: argparse.Namespace) -> int:
         return _run_worker(args)
     if args.command == "beat":
         return _run_beat(args)
+    if args.command == "flower":
+        return _run_flower()
+    if args.command == "dev":
+        return _run_dev(args)
     _parser().print_help(sys.stderr)
     return USAGE_ERROR
 

@@ -11,6 +11,7 @@ naming every bad ``OUTLAST_`` variable; the email and payment settings
 
 from __future__ import annotations
 
+from outlast.config._flower import FlowerSettings, get_flower_settings
 from outlast.config._lookup import (
     get_bulkhead_config,
     get_circuit_breaker_config,
@@ -40,6 +41,7 @@ __all__ = [
     "BulkheadConfig",
     "CircuitBreakerConfig",
     "EmailSettings",
+    "FlowerSettings",
     "Jitter",
     "PaymentSettings",
     "RetryConfig",
@@ -50,6 +52,7 @@ __all__ = [
     "get_bulkhead_config",
     "get_circuit_breaker_config",
     "get_email_settings",
+    "get_flower_settings",
     "get_payment_settings",
     "get_retry_config",
     "get_settings",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from outlast.config import _value_checks as checks
+from outlast.config._flower import FlowerSettings, flower_problems
 from outlast.config._loading import SettingsBase, load, loader
 from outlast.config._settings import Settings
 from outlast.errors import FieldError, SettingsError
@@ -85,13 +86,16 @@ def _broker_fallback(settings: Settings) -> list[FieldError]:
     return [FieldError(field="OUTLAST_REDIS_URL", code="broker_fallback", message=message)]
 
 
-def check_settings(*, email: bool = False, payments: bool = False, broker: bool = False) -> None:
+def check_settings(
+    *, email: bool = False, payments: bool = False, broker: bool = False, flower: bool = False
+) -> None:
     """Read the settings (and the sections asked for) afresh; one SettingsError naming
     every bad variable among them, or nothing. ``broker`` also checks that a worker or
-    beat has a broker kombu can open."""
+    beat has a broker kombu can open; ``flower`` that Flower's login is whole."""
     classes: list[type[SettingsBase]] = [Settings]
     classes += [EmailSettings] if email else []
     classes += [PaymentSettings] if payments else []
+    classes += [FlowerSettings] if flower else []
     problems: list[FieldError] = []
     for cls in classes:
         try:
@@ -101,5 +105,7 @@ def check_settings(*, email: bool = False, payments: bool = False, broker: bool 
         else:
             if broker and isinstance(loaded, Settings):
                 problems += _broker_fallback(loaded)
+            if isinstance(loaded, FlowerSettings):
+                problems += flower_problems(loaded)
     if problems:
         raise SettingsError(problems)

@@ -1,0 +1,177 @@
+"""``outlast dev`` end to end: it brings up Redis (embedded when none answers), a worker per
+queue, beat and Flower; work round-trips; a stop or a death leaves nothing running."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from _dev_process import DevProcess, group_gone, process_gone
+from _servers import free_port, redis_answers
+from _workers import fresh_namespace
+from outlast.workers import QUEUES
+
+_READY_TIMEOUT = 60.0
+_CHILDREN = len(QUEUES) + 2  # a worker per queue, beat and Flower
+
+_OPERATIONS = '''
+"""An application's operation for the dev test: it records that it ran."""
+
+import os
+
+import redis
+
+from outlast import operation
+
+
+@operation("devcheck.mark", queue="operations")
+def mark(key: str) -> str:
+    """Set ``key`` in the Redis the workers use."""
+    redis.Redis.from_url(os.environ["OUTLAST_REDIS_URL"]).set(key, "ran")
+    return key
+'''
+
+_ENQUEUE = """
+import sys
+
+import devcheck_ops  # noqa: F401  (registers the operation, as an app's import would)
+from outlast import enqueue
+
+print(enqueue("devcheck.mark", sys.argv[1])["status"])
+"""
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    """An application folder holding one operations module and an enqueueing script."""
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "devcheck_ops.py").write_text(textwrap.dedent(_OPERATIONS))
+    (folder / "enqueue_one.py").write_text(textwrap.dedent(_ENQUEUE))
+    return folder
+
+
+def _env(redis_url: str, namespace: str, app_dir: Path) -> dict[str, str]:
+    return {
+        "OUTLAST_REDIS_URL": redis_url,
+        "OUTLAST_NAMESPACE": namespace,
+        "OUTLAST_FLOWER_PORT": str(free_port()),
+        "OUTLAST_TASK_MODULES": '["devcheck_ops"]',
+        "PYTHONPATH": str(app_dir),
+    }
+
+
+@pytest.fixture
+def namespace(redis_url: str) -> Iterator[str]:
+    with fresh_namespace(redis_url) as name:
+        yield name
+
+
+@contextlib.contextmanager
+def _running_dev(env: dict[str, str], tmp_path: Path) -> Iterator[DevProcess]:
+    dev = DevProcess.start(env, tmp_path / "dev.out")
+    try:
+        yield dev
+    finally:
+        dev.cleanup()
+
+
+def _round_trip(dev: DevProcess, env: dict[str, str], app_dir: Path, redis_url: str) -> None:
+    key = f"devcheck:{time.monotonic_ns()}"
+    sent = subprocess.run(
+        [sys.executable, str(app_dir / "enqueue_one.py"), key],
+        capture_output=True, text=True, env={**os.environ, **env, "OUTLAST_REDIS_URL": redis_url},
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert sent.stdout.split() == ["queued"], sent.stderr
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 30
+    while client.get(key) != b"ran":
+        assert time.monotonic() < deadline, f"the task did not run within 30 s:\n{dev}"
+        time.sleep(0.05)
+    client.delete(key)
+    client.close()
+
+
+def _children_of(pid: int) -> set[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(child) for child in text.split()}
+
+
+def _all_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
+    """The process ids among ``pids`` that are still there (or their group) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    left = pids
+    while left and time.monotonic() < deadline:
+        left = [pid for pid in pids if not (process_gone(pid) and group_gone(pid))]
+        time.sleep(0.05)
+    return left
+
+
+def test_dev_starts_an_embedded_redis_runs_work_and_leaves_nothing_after_ctrl_c(
+    tmp_path: Path, app_dir: Path
+) -> None:
+    """With nothing at OUTLAST_REDIS_URL, dev runs on an embedded Redis, a task round-trips
+    within 30 s, and SIGINT stops every child and the redis-server by pid."""
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    env = _env(nothing_there, "devtest", app_dir)
+    with _running_dev(env, tmp_path) as dev:
+        dev.wait_for("ready in", _READY_TIMEOUT)
+        redis_line = dev.line("redis")
+        assert "embedded" in redis_line, dev
+        embedded_url = redis_line.split()[3]
+        assert embedded_url != nothing_there
+        pids = dev.printed_pids()
+        assert len(pids) == _CHILDREN + 1, dev  # the children and the redis-server
+        assert _children_of(dev.process.pid) == set(pids), dev
+        _round_trip(dev, env, app_dir, embedded_url)
+        assert dev.stop(signal.SIGINT) == 0, dev
+        assert _all_gone(pids) == [], dev
+        assert not redis_answers(embedded_url, timeout=0.2)
+        data_dir = Path(redis_line.split("data in ")[1].split()[0])
+        assert not data_dir.exists()
+
+
+def test_dev_uses_a_redis_that_answers_and_starts_none(
+    tmp_path: Path, app_dir: Path, redis_url: str, namespace: str
+) -> None:
+    """With a Redis answering at OUTLAST_REDIS_URL, dev uses it, starts no redis-server,
+    runs work on it, and SIGTERM stops its children but leaves that Redis running."""
+    env = _env(redis_url, namespace, app_dir)
+    with _running_dev(env, tmp_path) as dev:
+        dev.wait_for("ready in", _READY_TIMEOUT)
+        assert "already running" in dev.line("redis"), dev
+        pids = dev.printed_pids()
+        assert len(pids) == _CHILDREN, dev
+        children = _children_of(dev.process.pid)
+        assert children == set(pids), dev
+        assert all(Path(f"/proc/{pid}/comm").read_text().strip() != "redis-server" for pid in pids)
+        _round_trip(dev, env, app_dir, redis_url)
+        assert dev.stop(signal.SIGTERM) == 0, dev
+        assert _all_gone(pids) == [], dev
+        assert redis_answers(redis_url)
+
+
+def test_a_child_that_dies_is_reported_and_dev_exits_1_stopping_the_rest(
+    tmp_path: Path, app_dir: Path, redis_url: str, namespace: str
+) -> None:
+    """When beat is killed, dev names it and its exit, stops every other child, exits 1."""
+    env = _env(redis_url, namespace, app_dir)
+    with _running_dev(env, tmp_path) as dev:
+        dev.wait_for("ready in", _READY_TIMEOUT)
+        pids = dev.printed_pids()
+        beat = int(dev.line("beat").split("pid ")[1].split()[0])
+        os.killpg(beat, signal.SIGKILL)
+        assert dev.process.wait(timeout=40) == 1, dev
+        assert f"beat (pid {beat}) exited with status -9" in dev.output()
+        assert _all_gone(pids) == [], dev
