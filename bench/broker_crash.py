@@ -65,7 +65,8 @@ def print_run(run: int, outcome: CrashOutcome) -> None:
     print(
         f"run {run:>2}: charged once {outcome.charged_once}/{outcome.payments}, "
         f"lost {len(outcome.lost)}, double {len(outcome.double_charged)}, resume {resumed}, "
-        f"worker {'alive' if outcome.worker_alive else 'DEAD'}",
+        f"worker {'alive' if outcome.worker_alive else 'DEAD'}, "
+        f"ledger resent {outcome.resent}, watchdog events {outcome.watchdog_events}",
         flush=True,
     )
     for key, where in list(outcome.diagnosis.items())[:5]:
@@ -85,7 +86,8 @@ def summary(outcomes: list[CrashOutcome]) -> None:
         f"with a lost payment {sum(1 for o in outcomes if o.lost)} "
         f"({sum(len(o.lost) for o in outcomes)} payments), "
         f"double charges {sum(len(o.double_charged) for o in outcomes)}, "
-        f"never resumed {never}"
+        f"never resumed {never}, ledger resent {sum(o.resent for o in outcomes)}, "
+        f"watchdog events {sum(o.watchdog_events for o in outcomes)}"
     )
     if resumes:
         print(

@@ -152,6 +152,10 @@ class CrashOutcome:
     resumed_after: float | None
     """From the restart to the first charge request that arrived after it; None if none."""
     worker_alive: bool
+    resent: int = 0
+    """Payments the ledger sweep sent again (the worker's log says so)."""
+    watchdog_events: int = 0
+    """Recovery actions of the worker's watchdog."""
     diagnosis: dict[str, str] = field(default_factory=dict)
     """Where each lost payment's message is: queue, unacked, result state."""
 
@@ -191,7 +195,7 @@ def run_broker_crash(
                     down_for=down_for, deadline=deadline,
                 )  # fmt: skip
                 alive = worker.running
-                outcome = _outcome(gateway, keys, resumed, alive)
+                outcome = _outcome(gateway, keys, resumed, alive, worker.log())
                 if outcome.lost:
                     outcome = _diagnosed(outcome, server.url, namespace, worker)
             return outcome
@@ -228,7 +232,7 @@ def _add(env: dict[str, str], keys: list[str]) -> None:
 
 
 def _outcome(
-    gateway: PaymentGateway, keys: list[str], restarted: float, alive: bool
+    gateway: PaymentGateway, keys: list[str], restarted: float, alive: bool, log: str
 ) -> CrashOutcome:
     charges = gateway.charges()
     by_payment = collections.Counter(
@@ -242,6 +246,8 @@ def _outcome(
         double_charged=[k for k in keys if by_payment[k] > 1],
         resumed_after=min(later) - restarted if later else None,
         worker_alive=alive,
+        resent=log.count("lost by the broker before it started; sent again"),
+        watchdog_events=log.count("watchdog: worker="),
     )
 
 
@@ -267,7 +273,8 @@ def _diagnosed(
     return CrashOutcome(
         payments=outcome.payments, charged_once=outcome.charged_once, lost=outcome.lost,
         double_charged=outcome.double_charged, resumed_after=outcome.resumed_after,
-        worker_alive=outcome.worker_alive, diagnosis=found,
+        worker_alive=outcome.worker_alive, resent=outcome.resent,
+        watchdog_events=outcome.watchdog_events, diagnosis=found,
     )  # fmt: skip
 
 

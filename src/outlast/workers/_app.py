@@ -47,7 +47,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         # Keeps the dead letter of a message no task can run before letting it go.
-        "worker_consumer": "outlast.workers._consumer:LetterKeepingConsumer",
+        "worker_consumer": "outlast.workers._broker_loss:BrokerLossConsumer",
         "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_timeout,
         "worker_enable_soft_shutdown_on_idle": True,
         "task_time_limit": settings.task_time_limit,
