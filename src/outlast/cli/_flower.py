@@ -15,7 +15,10 @@ import importlib.util
 from outlast.config import FlowerSettings
 from outlast.errors import ConfigurationError
 
-__all__ = ["flower_argv", "require_flower", "run_flower"]
+__all__ = ["TASK_COLUMNS", "flower_argv", "require_flower", "run_flower"]
+
+#: The tasks page's columns: Flower's own, with each task's arguments and result added.
+TASK_COLUMNS = "name,uuid,state,args,result,received,runtime,worker"
 
 
 def flower_argv(settings: FlowerSettings) -> list[str]:
@@ -24,6 +27,7 @@ def flower_argv(settings: FlowerSettings) -> list[str]:
         "flower",
         f"--address={settings.flower_address}",
         f"--port={settings.flower_port}",
+        f"--tasks_columns={TASK_COLUMNS}",
         "--conf=/dev/null",
     ]
 
