@@ -75,7 +75,7 @@ def _record_released(retry: ScheduledRetry) -> None:
 
 
 @app.task(name="outlast.maintenance.sweep_ledger")
-def sweep_ledger(limit: int = 1000) -> dict[str, int]:
+def sweep_ledger(page: int = 500) -> dict[str, int]:
     """Send again the work the broker lost before it started (run by beat; see
     ``outlast.workers._ledger_sweep``); what the sweep did."""
     settings = get_settings()
@@ -85,7 +85,7 @@ def sweep_ledger(limit: int = 1000) -> dict[str, int]:
     prefix = str(app.conf.broker_transport_options.get("global_keyprefix", ""))
     report = sweep(
         ledger, broker=BrokerView(ledger.client, prefix=prefix), states=_result_states,
-        send=_send, now=SYSTEM_CLOCK.time(), grace=settings.ledger_grace, limit=limit,
+        send=_send, now=SYSTEM_CLOCK.time(), grace=settings.ledger_grace, page=page,
     )  # fmt: skip
     return dataclasses.asdict(report)
 

@@ -92,9 +92,9 @@ class Ledger:
             pipe.hset(self.messages, entry.task_id, entry.to_json())
             pipe.execute()
 
-    def older_than(self, moment: float, *, limit: int) -> list[str]:
-        """Task ids sent before ``moment``, oldest first, at most ``limit``."""
-        raw = self.client.zrangebyscore(self.index, "-inf", moment, start=0, num=limit)
+    def older_than(self, moment: float, *, limit: int, offset: int = 0) -> list[str]:
+        """Task ids sent before ``moment``, oldest first, at most ``limit`` after ``offset``."""
+        raw = self.client.zrangebyscore(self.index, "-inf", moment, start=offset, num=limit)
         return [_text(task_id) for task_id in raw]
 
     def entries(self, task_ids: Sequence[str]) -> list[LedgerEntry]:

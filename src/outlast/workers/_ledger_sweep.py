@@ -95,23 +95,64 @@ def sweep(
     send: Callable[[LedgerEntry], None],
     now: float,
     grace: float,
-    limit: int = 1000,
+    page: int = 500,
+    max_pages: int = 20,
 ) -> SweepReport:
-    """One sweep at wall-clock ``now`` (see the module docstring)."""
-    ids = ledger.older_than(now - grace, limit=limit)
-    if not ids:
+    """One sweep at wall-clock ``now``, through at most ``max_pages`` pages of ``page``
+    entries, oldest first (see the module docstring)."""
+    seen = _Seen(broker)
+    report, offset = SweepReport(), 0
+    for _ in range(max_pages):
+        ids = ledger.older_than(now - grace, limit=page, offset=offset)
+        waiting = _drop_started(ledger, ids, states)
+        found = _settle(ledger, ledger.entries(waiting), seen, states, send, now)
+        report = SweepReport(
+            checked=report.checked + len(ids),
+            started=report.started + len(ids) - len(waiting),
+            suspects=report.suspects + found.suspects,
+            resent=report.resent + found.resent,
+        )
+        offset += len(waiting)  # the started ones left the sorted set
+        if len(ids) < page:
+            break
+    return report
+
+
+class _Seen:
+    """What the broker holds, read once per sweep: queue lists as needed, then unacked."""
+
+    def __init__(self, broker: BrokerView) -> None:
+        self.broker = broker
+        self.queued: dict[str, set[str]] = {}
+        self.unacked: set[str] | None = None
+
+    def anywhere(self, entries: Sequence[LedgerEntry]) -> set[str]:
+        for queue in {e.queue for e in entries} - self.queued.keys():
+            self.queued[queue] = self.broker.queued([queue])
+        if self.unacked is None:  # after the queues: the order a message moves in
+            self.unacked = self.broker.unacked()
+        return self.unacked.union(*self.queued.values())
+
+
+def _settle(
+    ledger: Ledger,
+    entries: Sequence[LedgerEntry],
+    seen: _Seen,
+    states: ResultStates,
+    send: Callable[[LedgerEntry], None],
+    now: float,
+) -> SweepReport:
+    """Count the entries found nowhere as suspects; send again those lost twice running."""
+    if not entries:
         return SweepReport()
-    waiting = _drop_started(ledger, ids, states)
-    entries = ledger.entries(waiting)
-    seen = broker.queued({e.queue for e in entries}) | broker.unacked()
-    unseen = [e.task_id for e in entries if e.task_id not in seen]
+    anywhere = seen.anywhere(entries)
+    unseen = [e.task_id for e in entries if e.task_id not in anywhere]
     unseen = _drop_started(ledger, unseen, states)  # it may have moved on while we read
-    counts = ledger.suspect(unseen, cleared=[t for t in waiting if t not in unseen])
+    cleared = [e.task_id for e in entries if e.task_id not in unseen]
+    counts = ledger.suspect(unseen, cleared=cleared)
     lost = [e for e in entries if counts.get(e.task_id, 0) >= LOST_AFTER_SWEEPS]
     resent = sum(1 for entry in lost if _send_again(ledger, entry, send, now))
-    return SweepReport(
-        checked=len(ids), started=len(ids) - len(waiting), suspects=len(unseen), resent=resent
-    )
+    return SweepReport(suspects=len(unseen), resent=resent)
 
 
 def _drop_started(ledger: Ledger, ids: Sequence[str], states: ResultStates) -> list[str]:

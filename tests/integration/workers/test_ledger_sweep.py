@@ -48,11 +48,11 @@ class World:
         value = json.dumps([_message(task_id), "q", "q"])
         self.client.hset(f"{self.prefix}unacked", f"tag-{task_id}", value)
 
-    def sweep(self, now: float) -> SweepReport:
+    def sweep(self, now: float, *, page: int = 500) -> SweepReport:
         return sweep(
             self.ledger, broker=BrokerView(self.client, prefix=self.prefix),
             states=lambda ids: {t: self.states.get(t, "PENDING") for t in ids},
-            send=self.sent.append, now=now, grace=GRACE,
+            send=self.sent.append, now=now, grace=GRACE, page=page,
         )  # fmt: skip
 
 
@@ -110,3 +110,21 @@ def test_started_work_leaves_the_ledger_and_young_work_is_not_looked_at(world: W
     report = world.sweep(now=GRACE + 1)
     assert (report.checked, report.started) == (2, 2)
     assert world.ledger.older_than(GRACE * 10, limit=10) == ["young-1"]
+
+
+def test_one_sweep_goes_through_every_page(world: World) -> None:
+    """Pages of two: five started entries are all dropped and the lost one behind them,
+    queued entries in front, is found and sent again at the second sweep."""
+    for n in range(3):
+        world.enqueued(f"queued-{n}", at=0.0)
+        world.in_queue(f"queued-{n}")
+    for n in range(5):
+        world.enqueued(f"started-{n}", at=1.0)
+        world.states[f"started-{n}"] = "SUCCESS"
+    world.enqueued("lost-1", at=2.0)
+    first = world.sweep(now=GRACE + 3, page=2)
+    world.sweep(now=GRACE + 4, page=2)
+    assert (first.started, first.suspects) == (5, 1)
+    assert [e.task_id for e in world.sent] == ["lost-1"]
+    remaining = world.ledger.older_than(GRACE * 10, limit=20)
+    assert sorted(remaining) == ["lost-1", "queued-0", "queued-1", "queued-2"]
