@@ -110,6 +110,16 @@ def test_worker_runs_enqueued_work_with_only_the_user_install(
         assert _wait_for_key(redis_url, key), worker.log()
 
 
+def test_flower_without_the_local_extra_says_how_to_install_it(clean_venv: Path) -> None:
+    """Without the local extra, `outlast flower` names the extra to install (status 2)."""
+    done = subprocess.run(
+        [clean_venv / "outlast", "flower"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "pip install 'outlast[local]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def _wait_for_key(redis_url: str, key: str, timeout: float = 30.0) -> bool:
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout
