@@ -17,10 +17,10 @@ import redis
 
 from _servers import delete_keys_with_prefix
 from outlast.config import CircuitBreakerConfig
-from outlast.resilience._breaker import CircuitBreaker
-from outlast.resilience._redis_breaker import RedisBreakerState
-from outlast.resilience._redis_link import RedisLink
-from outlast.resilience._state_sync import stop_state_sync
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.breaker._redis_breaker import RedisBreakerState
+from outlast.resilience.shared._redis_link import RedisLink
+from outlast.resilience.shared._state_sync import stop_state_sync
 
 __all__ = ["cluster_breaker", "cluster_link", "unique_namespace", "wait_until"]
 

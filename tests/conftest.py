@@ -18,7 +18,8 @@ import redis
 
 from _servers import delete_keys_with_prefix, redis_answers
 from outlast.config import reload_settings
-from outlast.resilience import _testmode, reset_bulkheads, reset_circuit_breakers
+from outlast.resilience import reset_bulkheads, reset_circuit_breakers
+from outlast.resilience.retry import _testmode
 
 REDIS_URL_ENV = "OUTLAST_TEST_REDIS_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

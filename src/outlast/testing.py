@@ -12,7 +12,7 @@ import asyncio
 import threading
 from types import TracebackType
 
-from outlast.resilience import _testmode
+from outlast.resilience.retry import _testmode
 
 __all__ = ["FakeClock", "set_testing"]
 

@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 from outlast._clock import Clock
-from outlast.resilience._breaker_state import BreakerStateBackend
 from outlast.resilience._events import EventListener, ResilienceEvent
-from outlast.resilience._permits import PermitLedger
+from outlast.resilience.breaker._breaker_state import BreakerStateBackend
+from outlast.resilience.bulkhead._permits import PermitLedger
 
 __all__ = ["BreakerStateBackend", "Clock", "EventListener", "PermitLedger", "ResilienceEvent"]

@@ -20,9 +20,9 @@ from _cluster_breaker_support import cluster_breaker, cluster_link, wait_until
 from outlast.config import CircuitBreakerConfig, WindowType
 from outlast.errors import CircuitBreakerOpenError
 from outlast.resilience import _events
-from outlast.resilience._breaker import CircuitBreaker
 from outlast.resilience._events import BreakerTransition, ResilienceEvent
-from outlast.resilience._redis_breaker import RedisBreakerState
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.breaker._redis_breaker import RedisBreakerState
 
 RECOVERY = 0.2  # seconds: short, because the cluster scope's clock is the Redis server's
 

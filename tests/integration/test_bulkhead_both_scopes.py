@@ -31,10 +31,10 @@ from _servers import delete_keys_with_prefix
 from outlast import handle_errors
 from outlast.config import BulkheadConfig, reload_settings
 from outlast.errors import BulkheadCapacityError
-from outlast.resilience._bulkhead import Bulkhead
-from outlast.resilience._bulkhead_registry import Scope, get_bulkhead
-from outlast.resilience._redis_bulkhead import ClusterBulkhead
-from outlast.resilience._redis_link import RedisLink
+from outlast.resilience.bulkhead._bulkhead import Bulkhead
+from outlast.resilience.bulkhead._bulkhead_registry import Scope, get_bulkhead
+from outlast.resilience.bulkhead._redis_bulkhead import ClusterBulkhead
+from outlast.resilience.shared._redis_link import RedisLink
 
 Make = Callable[..., Bulkhead]
 

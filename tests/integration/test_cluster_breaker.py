@@ -27,13 +27,13 @@ from _servers import free_port, start_redis_server
 from outlast.config import CircuitBreakerConfig, WindowType, reload_settings
 from outlast.errors import CircuitBreakerOpenError, ConfigurationError
 from outlast.resilience import _events, handle_errors
-from outlast.resilience._breaker import CircuitBreaker
-from outlast.resilience._breaker_batch import Batch, View, supersedes
-from outlast.resilience._breaker_registry import get_circuit_breaker
-from outlast.resilience._breaker_state import CircuitState, LocalBreakerState
 from outlast.resilience._events import BreakerTransition, ResilienceEvent
-from outlast.resilience._redis_breaker import RedisBreakerState
-from outlast.resilience._redis_link import RedisLink
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.breaker._breaker_batch import Batch, View, supersedes
+from outlast.resilience.breaker._breaker_registry import get_circuit_breaker
+from outlast.resilience.breaker._breaker_state import CircuitState, LocalBreakerState
+from outlast.resilience.breaker._redis_breaker import RedisBreakerState
+from outlast.resilience.shared._redis_link import RedisLink
 
 PROPAGATION_LIMIT = 0.25  # seconds: the bound for every process to see a trip
 

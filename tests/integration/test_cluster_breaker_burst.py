@@ -22,9 +22,9 @@ from _servers import start_redis_server
 from outlast.config import WindowType
 from outlast.errors import CircuitBreakerOpenError
 from outlast.resilience import _events
-from outlast.resilience._breaker import CircuitBreaker
 from outlast.resilience._events import BreakerTransition, ResilienceEvent
-from outlast.resilience._redis_link import RedisLink
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.shared._redis_link import RedisLink
 
 HAMMER = 0.5  # seconds of back-to-back failures, as in the issue
 QUIET = {"flush_interval": 60.0, "sync_interval": 60.0}  # only a trip wakes the flusher

@@ -31,11 +31,11 @@ from _servers import delete_keys_with_prefix, free_port, start_redis_server
 from outlast import handle_errors
 from outlast.config import BulkheadConfig, reload_settings
 from outlast.errors import ConfigurationError
-from outlast.resilience._bulkhead import Bulkhead
-from outlast.resilience._bulkhead_registry import get_bulkhead, reset_bulkheads
-from outlast.resilience._lease_renewer import renewer_for
-from outlast.resilience._redis_bulkhead import ClusterBulkhead, DownPolicy
-from outlast.resilience._redis_link import RedisLink
+from outlast.resilience.bulkhead._bulkhead import Bulkhead
+from outlast.resilience.bulkhead._bulkhead_registry import get_bulkhead, reset_bulkheads
+from outlast.resilience.bulkhead._redis_bulkhead import ClusterBulkhead, DownPolicy
+from outlast.resilience.shared._lease_renewer import renewer_for
+from outlast.resilience.shared._redis_link import RedisLink
 from outlast.testing import FakeClock
 
 WORKER = Path(__file__).resolve().parents[1] / "_cluster_bulkhead_worker.py"

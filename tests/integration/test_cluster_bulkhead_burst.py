@@ -32,8 +32,8 @@ import redis
 
 from _servers import delete_keys_with_prefix, start_redis_server
 from outlast.config import BulkheadConfig
-from outlast.resilience._redis_bulkhead import ClusterBulkhead, DownPolicy
-from outlast.resilience._redis_link import RedisLink
+from outlast.resilience.bulkhead._redis_bulkhead import ClusterBulkhead, DownPolicy
+from outlast.resilience.shared._redis_link import RedisLink
 
 WORKER = Path(__file__).resolve().parents[1] / "_cluster_bulkhead_worker.py"
 PROCESS_TIMEOUT = 30.0

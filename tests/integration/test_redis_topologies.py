@@ -38,13 +38,13 @@ from _redis_topologies import (
 )
 from _servers import free_port
 from outlast.config import BulkheadConfig, reload_settings
-from outlast.resilience._breaker import CircuitBreaker
-from outlast.resilience._breaker_registry import get_circuit_breaker
-from outlast.resilience._bulkhead_registry import get_bulkhead
-from outlast.resilience._lease_renewer import renewer_for, stop_lease_renewers
-from outlast.resilience._redis_bulkhead import ClusterBulkhead
-from outlast.resilience._redis_link import RedisLink, link_for
-from outlast.resilience._state_sync import stop_state_sync
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.breaker._breaker_registry import get_circuit_breaker
+from outlast.resilience.bulkhead._bulkhead_registry import get_bulkhead
+from outlast.resilience.bulkhead._redis_bulkhead import ClusterBulkhead
+from outlast.resilience.shared._lease_renewer import renewer_for, stop_lease_renewers
+from outlast.resilience.shared._redis_link import RedisLink, link_for
+from outlast.resilience.shared._state_sync import stop_state_sync
 
 BULKHEAD_WORKER = Path(__file__).resolve().parents[1] / "_cluster_bulkhead_worker.py"
 PROCESS_TIMEOUT = 20.0

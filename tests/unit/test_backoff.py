@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from outlast.config import Jitter, RetryConfig, RetryStrategy
-from outlast.resilience._backoff import Backoff, base_delay
+from outlast.resilience.retry._backoff import Backoff, base_delay
 
 
 def _config(

@@ -16,7 +16,7 @@ from _servers import start_redis_server
 from _workers import fresh_namespace
 from outlast.config import Settings
 from outlast.errors import ConfigurationError
-from outlast.resilience._redis_link import UNAVAILABLE, RedisLink
+from outlast.resilience.shared._redis_link import UNAVAILABLE, RedisLink
 from outlast.testing import FakeClock
 from outlast.workers import create_app
 from outlast.workers._beat import LeaderScheduler

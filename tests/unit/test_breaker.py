@@ -13,13 +13,13 @@ import pytest
 from outlast.config import BreakerProfile, CircuitBreakerConfig, WindowType
 from outlast.errors import CircuitBreakerOpenError, ConfigurationError
 from outlast.resilience import _events
-from outlast.resilience._breaker import CircuitBreaker, CircuitState
-from outlast.resilience._breaker_registry import (
+from outlast.resilience._events import BreakerTransition, ResilienceEvent
+from outlast.resilience.breaker._breaker import CircuitBreaker, CircuitState
+from outlast.resilience.breaker._breaker_registry import (
     circuit_breakers,
     get_circuit_breaker,
     reset_circuit_breakers,
 )
-from outlast.resilience._events import BreakerTransition, ResilienceEvent
 from outlast.testing import FakeClock
 
 

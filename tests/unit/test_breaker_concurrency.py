@@ -13,7 +13,7 @@ import pybreaker
 
 from outlast.config import CircuitBreakerConfig
 from outlast.errors import CircuitBreakerOpenError
-from outlast.resilience._breaker import CircuitBreaker
+from outlast.resilience.breaker._breaker import CircuitBreaker
 from outlast.testing import FakeClock
 
 THREADS = 8

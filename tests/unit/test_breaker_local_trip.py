@@ -12,9 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from outlast.config import CircuitBreakerConfig, WindowType
-from outlast.resilience._breaker_batch import Batch, View
-from outlast.resilience._breaker_state import CircuitState
-from outlast.resilience._local_trip import (
+from outlast.resilience.breaker._breaker_batch import Batch, View
+from outlast.resilience.breaker._breaker_state import CircuitState
+from outlast.resilience.breaker._local_trip import (
     TripRules,
     consecutive_run,
     rule_completed,

@@ -18,7 +18,7 @@ from hypothesis.stateful import (
 
 from outlast.config import CircuitBreakerConfig
 from outlast.errors import CircuitBreakerOpenError
-from outlast.resilience._breaker import CircuitBreaker
+from outlast.resilience.breaker._breaker import CircuitBreaker
 from outlast.testing import FakeClock
 
 OUTCOMES = st.sampled_from(["success", "failure", "ignored"])

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from outlast.config import CircuitBreakerConfig, WindowType
-from outlast.resilience._window import CountWindow, TimeWindow, window_for
+from outlast.resilience.breaker._window import CountWindow, TimeWindow, window_for
 
 Outcome = tuple[bool, bool]
 outcomes = st.lists(st.tuples(st.booleans(), st.booleans()), max_size=60)

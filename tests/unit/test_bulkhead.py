@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from outlast.config import BulkheadConfig
-from outlast.resilience._bulkhead import Bulkhead
-from outlast.resilience._bulkhead_registry import bulkheads, get_bulkhead, reset_bulkheads
+from outlast.resilience.bulkhead._bulkhead import Bulkhead
+from outlast.resilience.bulkhead._bulkhead_registry import bulkheads, get_bulkhead, reset_bulkheads
 
 
 def make(capacity: int, timeout: float = 5.0, name: str = "test") -> Bulkhead:

@@ -27,7 +27,7 @@ from _smtp_server import (
 )
 from outlast.config import reload_settings
 from outlast.errors import ConfigurationError, ValidationError
-from outlast.resilience._retry_policy import policy_for
+from outlast.resilience.retry._retry_policy import policy_for
 from outlast.tasks._email_message import address_of, build_message, message_id_for
 from outlast.tasks._smtp import SmtpRelay, deliver, translate
 from outlast.tasks.emails import (

@@ -22,13 +22,13 @@ from outlast.errors import (
     ValidationError,
 )
 from outlast.resilience._events import CallFailed, ResilienceEvent, RetryScheduled, add_listener
-from outlast.resilience._retry import (
+from outlast.resilience.retry._retry import (
     retry_with_backoff,
     retry_with_backoff_sync,
     run_async,
     run_sync,
 )
-from outlast.resilience._retry_policy import RetryPolicy
+from outlast.resilience.retry._retry_policy import RetryPolicy
 from outlast.testing import FakeClock, set_testing
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from outlast.errors import CircuitBreakerOpenError
-from outlast.resilience._retry_after import parse_retry_after, retry_after_of
+from outlast.resilience.retry._retry_after import parse_retry_after, retry_after_of
 
 NOW = 1_700_000_000.0
 

@@ -26,8 +26,8 @@ from outlast.store import (
     ScheduledRetry,
     Snapshot,
 )
-from outlast.store._mongo_codec import from_mongo, to_mongo
 from outlast.store._records import merge_alert, resolved_alert
+from outlast.store.mongo._mongo_codec import from_mongo, to_mongo
 
 JSON = st.recursive(
     st.none()

@@ -14,8 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from outlast.errors import ConfigurationError, ErrorContext, FieldError, ValidationError
-from outlast.resilience._schema import CompiledSchema, compile_schema
-from outlast.resilience._validation import DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, validate_input
+from outlast.resilience.validation._schema import CompiledSchema, compile_schema
+from outlast.resilience.validation._validation import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_SIZE,
+    validate_input,
+)
 
 SEED_SCHEMA: dict[str, dict[str, Any]] = {
     "name": {

@@ -5,14 +5,6 @@ It never imports Celery, FastAPI or a store; it publishes events (``add_listener
 monitoring subscribes to.
 """
 
-from outlast.resilience._breaker import CircuitBreaker, CircuitState
-from outlast.resilience._breaker_registry import (
-    circuit_breakers,
-    get_circuit_breaker,
-    reset_circuit_breakers,
-)
-from outlast.resilience._bulkhead import Bulkhead, BulkheadStats
-from outlast.resilience._bulkhead_registry import bulkheads, get_bulkhead, reset_bulkheads
 from outlast.resilience._events import (
     BreakerTransition,
     CallFailed,
@@ -25,12 +17,20 @@ from outlast.resilience._events import (
 )
 from outlast.resilience._handle_errors import handle_errors
 from outlast.resilience._messages import register_user_message, translate_error, user_facing_dict
-from outlast.resilience._redis_breaker import RedisBreakerState
-from outlast.resilience._redis_bulkhead import ClusterBulkhead
-from outlast.resilience._retry import retry_with_backoff, retry_with_backoff_sync
-from outlast.resilience._schema import CompiledSchema, compile_schema
-from outlast.resilience._scope import DownPolicy, Scope
-from outlast.resilience._validation import validate_input
+from outlast.resilience.breaker._breaker import CircuitBreaker, CircuitState
+from outlast.resilience.breaker._breaker_registry import (
+    circuit_breakers,
+    get_circuit_breaker,
+    reset_circuit_breakers,
+)
+from outlast.resilience.breaker._redis_breaker import RedisBreakerState
+from outlast.resilience.bulkhead._bulkhead import Bulkhead, BulkheadStats
+from outlast.resilience.bulkhead._bulkhead_registry import bulkheads, get_bulkhead, reset_bulkheads
+from outlast.resilience.bulkhead._redis_bulkhead import ClusterBulkhead
+from outlast.resilience.retry._retry import retry_with_backoff, retry_with_backoff_sync
+from outlast.resilience.shared._scope import DownPolicy, Scope
+from outlast.resilience.validation._schema import CompiledSchema, compile_schema
+from outlast.resilience.validation._validation import validate_input
 
 __all__ = [
     "BreakerTransition",

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from outlast.errors import BulkheadCapacityError
-from outlast.resilience._breaker import CircuitBreaker
-from outlast.resilience._bulkhead import Bulkhead
 from outlast.resilience._timeout import call_with_timeout_async, call_with_timeout_sync
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.bulkhead._bulkhead import Bulkhead
 
 __all__ = ["Attempt"]
 

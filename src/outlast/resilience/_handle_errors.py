@@ -22,14 +22,14 @@ from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.config import Jitter, RetryConfig, get_retry_config, get_timeout_config
 from outlast.errors import ErrorContext
 from outlast.resilience._attempt import Attempt
-from outlast.resilience._breaker import CircuitBreaker
-from outlast.resilience._breaker_registry import get_circuit_breaker
-from outlast.resilience._bulkhead import Bulkhead
-from outlast.resilience._bulkhead_registry import get_bulkhead
 from outlast.resilience._fallback import check_fallback, fallback_applies, note_fallback
 from outlast.resilience._messages import translate_error
-from outlast.resilience._retry import run_async, run_sync
-from outlast.resilience._validation import validate_input
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.breaker._breaker_registry import get_circuit_breaker
+from outlast.resilience.bulkhead._bulkhead import Bulkhead
+from outlast.resilience.bulkhead._bulkhead_registry import get_bulkhead
+from outlast.resilience.retry._retry import run_async, run_sync
+from outlast.resilience.validation._validation import validate_input
 
 __all__ = ["handle_errors"]
 

@@ -18,7 +18,6 @@ from outlast.store._idempotency import (
     IdempotencyRecord,
     IdempotencyState,
 )
-from outlast.store._mongo import DEFAULT_DATABASE, MongoStore
 from outlast.store._open import DEFAULT_REDIS_URL, open_store
 from outlast.store._protocol import Store
 from outlast.store._records import (
@@ -30,8 +29,9 @@ from outlast.store._records import (
     ScheduledRetry,
     Snapshot,
 )
-from outlast.store._redis import RedisStore
-from outlast.store._redis_sync_claims import RedisSyncClaims
+from outlast.store.mongo._mongo import DEFAULT_DATABASE, MongoStore
+from outlast.store.redis._redis import RedisStore
+from outlast.store.redis._redis_sync_claims import RedisSyncClaims
 
 __all__ = [
     "DEFAULT_DATABASE",

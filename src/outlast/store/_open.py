@@ -12,9 +12,9 @@ from typing import Final
 from outlast._clock import Clock
 from outlast.config import Settings, get_settings
 from outlast.store._collections import DEFAULT_EVENT_RETENTION, DEFAULT_IDEMPOTENCY_RETENTION
-from outlast.store._mongo import MongoStore
 from outlast.store._protocol import Store
-from outlast.store._redis import RedisStore
+from outlast.store.mongo._mongo import MongoStore
+from outlast.store.redis._redis import RedisStore
 
 __all__ = ["DEFAULT_REDIS_URL", "open_store"]
 

@@ -29,7 +29,7 @@ import httpx
 
 from outlast.config import get_payment_settings
 from outlast.errors import ConfigurationError, OutlastError, ServiceUnavailableError
-from outlast.resilience._retry_after import parse_retry_after
+from outlast.resilience.retry._retry_after import parse_retry_after
 
 __all__ = [
     "PaymentGatewayError",

@@ -28,7 +28,7 @@ from typing import Any, Final
 from celery.beat import Scheduler
 
 from outlast.errors import ConfigurationError
-from outlast.resilience._redis_link import Unavailable, link_for
+from outlast.resilience.shared._redis_link import Unavailable, link_for
 from outlast.workers._leader_lease import LeaderLease
 
 __all__ = ["LEASE_CONFIG", "LeaderScheduler", "lease_for"]

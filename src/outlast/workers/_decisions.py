@@ -13,11 +13,11 @@ import logging
 from outlast._clock import Clock
 from outlast.errors import BulkheadCapacityError, CircuitBreakerOpenError
 from outlast.resilience._attempt import Attempt
-from outlast.resilience._backoff import Backoff
-from outlast.resilience._breaker_registry import get_circuit_breaker
-from outlast.resilience._bulkhead_registry import get_bulkhead
-from outlast.resilience._retry_after import retry_after_of
-from outlast.resilience._retry_policy import policy_for
+from outlast.resilience.breaker._breaker_registry import get_circuit_breaker
+from outlast.resilience.bulkhead._bulkhead_registry import get_bulkhead
+from outlast.resilience.retry._backoff import Backoff
+from outlast.resilience.retry._retry_after import retry_after_of
+from outlast.resilience.retry._retry_policy import policy_for
 from outlast.store import ClaimStatus, IdempotencyClaim, StoreUnavailableError
 from outlast.workers._envelope import Envelope
 from outlast.workers._operations import OperationSpec

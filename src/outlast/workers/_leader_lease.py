@@ -22,8 +22,8 @@ import uuid
 from typing import Any, Final
 
 from outlast._clock import SYSTEM_CLOCK, Clock
-from outlast.resilience._redis_bulkhead_scripts import LuaScript
-from outlast.resilience._redis_link import UNAVAILABLE, RedisLink, Unavailable
+from outlast.resilience.bulkhead._redis_bulkhead_scripts import LuaScript
+from outlast.resilience.shared._redis_link import UNAVAILABLE, RedisLink, Unavailable
 
 __all__ = ["LeaderLease"]
 

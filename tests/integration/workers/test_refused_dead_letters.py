@@ -28,7 +28,7 @@ from _servers import RedisServer, start_redis_server
 from _workers import WorkerProcess, celery_worker_command, enqueue_from_app, start_worker
 from outlast.config import Settings
 from outlast.store import DeadLetter, RedisStore
-from outlast.store._redis import store_prefix
+from outlast.store.redis._redis import store_prefix
 from outlast.workers import create_app
 from outlast.workers._keep_letter import KEEP_TASK
 

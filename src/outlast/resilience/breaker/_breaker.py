@@ -1,10 +1,10 @@
 """``CircuitBreaker``: the thin sync and async drivers over one breaker decision core.
 
-The rules live in a :class:`~outlast.resilience._breaker_state.BreakerStateBackend`
+The rules live in a :class:`~outlast.resilience.breaker._breaker_state.BreakerStateBackend`
 (in-process :class:`LocalBreakerState` by default). This module asks it for permission,
 runs the user's call with no lock held, reports the outcome, and tells listeners about
 transitions after the backend has released its lock. One breaker per name, configured
-from the seed's service table, comes from :mod:`outlast.resilience._breaker_registry`.
+from the seed's service table, comes from :mod:`outlast.resilience.breaker._breaker_registry`.
 
 The hot path (``before_call`` + ``on_success`` in the closed state) is two clock reads, an
 identity check and one short locked counter update; keep it that way. A shared (Redis)
@@ -29,7 +29,8 @@ from outlast._clock import SYSTEM_CLOCK, Clock, SystemClock
 from outlast.config import CircuitBreakerConfig
 from outlast.errors import CircuitBreakerOpenError
 from outlast.resilience import _events
-from outlast.resilience._breaker_state import (
+from outlast.resilience._events import BreakerTransition
+from outlast.resilience.breaker._breaker_state import (
     ADMITTED,
     Admission,
     BreakerStateBackend,
@@ -37,7 +38,6 @@ from outlast.resilience._breaker_state import (
     LocalBreakerState,
     Transition,
 )
-from outlast.resilience._events import BreakerTransition
 
 __all__ = [
     "BreakerListener",

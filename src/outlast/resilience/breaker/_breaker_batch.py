@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from outlast.resilience._breaker_state import CircuitState, Transition
+from outlast.resilience.breaker._breaker_state import CircuitState, Transition
 
 __all__ = ["EMPTY_VIEW", "Batch", "View", "parse_view", "supersedes"]
 

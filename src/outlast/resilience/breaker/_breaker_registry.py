@@ -3,7 +3,7 @@
 ``get_circuit_breaker(name)`` creates the breaker called ``name`` on first use, configured
 from the seed's service table (``outlast.config``) with keyword overrides on top, and hands
 out that same instance afterwards. Its ``scope`` is fixed then too: "local" (state in this
-process) or "cluster" (a :class:`~outlast.resilience._redis_breaker.RedisBreakerState`
+process) or "cluster" (a :class:`~outlast.resilience.breaker._redis_breaker.RedisBreakerState`
 shared by every process on ``Settings.redis_url`` and ``Settings.namespace``).
 ``circuit_breakers()`` lists them for health endpoints; ``reset_circuit_breakers()`` forgets
 them, and stops the cluster breakers' threads, between tests.
@@ -27,9 +27,9 @@ from outlast.config import (
 )
 from outlast.config._policies import merged
 from outlast.errors import ConfigurationError
-from outlast.resilience._breaker import CircuitBreaker
 from outlast.resilience._registry import Registry
-from outlast.resilience._scope import Scope, cluster_redis_url
+from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.shared._scope import Scope, cluster_redis_url
 
 __all__ = [
     "circuit_breakers",
@@ -79,8 +79,8 @@ def _create(
     if redis_url is None:
         return CircuitBreaker(name, config=config, clock=clock)
     # Imported here so that local-only users never import the Redis client.
-    from outlast.resilience._redis_breaker import RedisBreakerState
-    from outlast.resilience._redis_link import link_for
+    from outlast.resilience.breaker._redis_breaker import RedisBreakerState
+    from outlast.resilience.shared._redis_link import link_for
 
     settings = get_settings()
     backend = RedisBreakerState(
@@ -120,7 +120,7 @@ def circuit_breakers() -> dict[str, CircuitBreaker]:
 def reset_circuit_breakers() -> None:
     """Forget every named breaker and stop cluster breakers' threads (tests, between cases)."""
     _breakers.clear()
-    if "outlast.resilience._state_sync" in sys.modules:  # nothing to stop if never imported
-        from outlast.resilience._state_sync import stop_state_sync
+    if "outlast.resilience.shared._state_sync" in sys.modules:  # nothing to stop if never imported
+        from outlast.resilience.shared._state_sync import stop_state_sync
 
         stop_state_sync()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
 from outlast.config import CircuitBreakerConfig, WindowType
-from outlast.resilience._window import SlidingWindow, window_for
+from outlast.resilience.breaker._window import SlidingWindow, window_for
 
 __all__ = [
     "ADMITTED",

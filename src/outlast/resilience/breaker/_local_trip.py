@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from outlast.config import CircuitBreakerConfig, WindowType
-from outlast.resilience._breaker_batch import Batch, View
+from outlast.resilience.breaker._breaker_batch import Batch, View
 
 __all__ = ["TripRules", "rule_completed", "success_may_complete"]
 

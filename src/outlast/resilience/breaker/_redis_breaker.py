@@ -2,7 +2,7 @@
 
 Decisions come from a cached *view* of the shared state, so the closed success path does no
 I/O: an outcome is added to a merged batch (:mod:`._breaker_batch`) that the link's flusher
-thread (:mod:`._state_sync`) writes every ``state_flush_interval`` with one Lua script,
+thread (:mod:`..shared._state_sync`) writes every ``state_flush_interval`` with one Lua script,
 which applies the rules atomically with the server's clock, trips the breaker if they say
 so, and publishes the new view. Every process adopts published views at once, and re-reads
 them every ``state_sync_interval``. An open breaker rejects from the cached deadline; once
@@ -42,18 +42,18 @@ from typing import Any
 
 from outlast._clock import Clock
 from outlast.config import CircuitBreakerConfig
-from outlast.resilience._breaker_batch import Batch, parse_view
-from outlast.resilience._breaker_state import (
+from outlast.resilience.breaker._breaker_batch import Batch, parse_view
+from outlast.resilience.breaker._breaker_state import (
     ADMITTED,
     Admission,
     BreakerCounts,
     CircuitState,
     Transition,
 )
-from outlast.resilience._local_trip import TripRules, rule_completed, success_may_complete
-from outlast.resilience._redis_breaker_scripts import ADMIT, CONTROL
-from outlast.resilience._redis_link import RedisLink, Unavailable
-from outlast.resilience._shared_breaker_view import CLUSTER, DownPolicy, SharedBreakerView
+from outlast.resilience.breaker._local_trip import TripRules, rule_completed, success_may_complete
+from outlast.resilience.breaker._redis_breaker_scripts import ADMIT, CONTROL
+from outlast.resilience.breaker._shared_breaker_view import CLUSTER, DownPolicy, SharedBreakerView
+from outlast.resilience.shared._redis_link import RedisLink, Unavailable
 
 __all__ = ["DownPolicy", "RedisBreakerState"]
 

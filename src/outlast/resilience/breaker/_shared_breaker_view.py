@@ -4,7 +4,7 @@
 with the local monotonic deadline of an open breaker and the time its epoch was adopted),
 the batch of outcomes not written yet, and the mode: "cluster" while Redis answers, else the
 down policy's ("local-fallback", "fail-open", "fail-closed"). It is the member the link's
-flusher and listener threads (:mod:`._state_sync`) serve: it hands them its batch as one
+flusher and listener threads (:mod:`..shared._state_sync`) serve: it hands them its batch as one
 SYNC call, adopts the views they bring back or hear published, and falls back, or resumes,
 as Redis stops or starts answering. :class:`~._redis_breaker.RedisBreakerState` decides
 calls from it.
@@ -37,12 +37,18 @@ from typing import Any, Final
 
 from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.config import CircuitBreakerConfig, get_settings
-from outlast.resilience._breaker_batch import EMPTY_VIEW, Batch, View, parse_view, supersedes
-from outlast.resilience._breaker_state import CircuitState, LocalBreakerState, Transition
-from outlast.resilience._redis_breaker_scripts import SYNC, config_args
-from outlast.resilience._redis_link import RedisLink
-from outlast.resilience._scope import DownPolicy
-from outlast.resilience._state_sync import Outgoing, StateSync, state_sync_for
+from outlast.resilience.breaker._breaker_batch import (
+    EMPTY_VIEW,
+    Batch,
+    View,
+    parse_view,
+    supersedes,
+)
+from outlast.resilience.breaker._breaker_state import CircuitState, LocalBreakerState, Transition
+from outlast.resilience.breaker._redis_breaker_scripts import SYNC, config_args
+from outlast.resilience.shared._redis_link import RedisLink
+from outlast.resilience.shared._scope import DownPolicy
+from outlast.resilience.shared._state_sync import Outgoing, StateSync, state_sync_for
 
 __all__ = ["CLUSTER", "DownPolicy", "SharedBreakerView"]
 

@@ -8,9 +8,9 @@ everyone to race for, so waiters are served in arrival order, sync and async ali
 wake-up is lost. A waiter that times out or is cancelled just as it is handed a permit gives
 that permit back, so a permit is never leaked and the capacity is never exceeded.
 
-The count itself lives behind :class:`~outlast.resilience._permits.PermitLedger`, the seam
+The count itself lives behind :class:`~outlast.resilience.bulkhead._permits.PermitLedger`, the seam
 where a backend with leases (a cluster-wide bulkhead in Redis) can replace the in-process
-count later. One bulkhead per name comes from :mod:`outlast.resilience._bulkhead_registry`.
+count later. One bulkhead per name comes from :mod:`outlast.resilience.bulkhead._bulkhead_registry`.
 
 This module never sleeps and never reads a clock: each wait is bounded by its primitive's
 own timeout (``Lock.acquire(timeout=...)``, ``asyncio.timeout``).
@@ -28,7 +28,7 @@ from typing import TypedDict
 
 from outlast.config import BulkheadConfig, get_bulkhead_config
 from outlast.errors import BulkheadCapacityError
-from outlast.resilience._permits import LocalPermits, PermitLedger
+from outlast.resilience.bulkhead._permits import LocalPermits, PermitLedger
 
 __all__ = ["Bulkhead", "BulkheadStats"]
 

@@ -4,7 +4,7 @@
 the profile for ``name`` (``outlast.config``) with ``capacity`` and ``timeout`` on top, and
 hands out that same instance afterwards. Its ``scope`` is fixed then too: "local" (a
 :class:`Bulkhead` of this process) or "cluster" (a
-:class:`~outlast.resilience._redis_bulkhead.ClusterBulkhead` whose capacity every process
+:class:`~outlast.resilience.bulkhead._redis_bulkhead.ClusterBulkhead` whose capacity every process
 sharing ``Settings.redis_url`` and ``Settings.namespace`` shares). ``bulkheads()`` lists them
 for health endpoints; ``reset_bulkheads()`` forgets them between tests.
 
@@ -18,9 +18,9 @@ from __future__ import annotations
 import sys
 
 from outlast.config import BulkheadConfig, get_bulkhead_config, get_settings
-from outlast.resilience._bulkhead import Bulkhead
 from outlast.resilience._registry import Registry
-from outlast.resilience._scope import Scope, cluster_redis_url
+from outlast.resilience.bulkhead._bulkhead import Bulkhead
+from outlast.resilience.shared._scope import Scope, cluster_redis_url
 
 __all__ = ["Scope", "bulkheads", "get_bulkhead", "reset_bulkheads"]
 
@@ -60,8 +60,8 @@ def get_bulkhead(
 
 def _cluster_bulkhead(name: str, config: BulkheadConfig, redis_url: str) -> Bulkhead:
     # Imported here so that local-only users never import the Redis client.
-    from outlast.resilience._redis_bulkhead import ClusterBulkhead
-    from outlast.resilience._redis_link import link_for
+    from outlast.resilience.bulkhead._redis_bulkhead import ClusterBulkhead
+    from outlast.resilience.shared._redis_link import link_for
 
     link = link_for(redis_url, get_settings().namespace)
     return ClusterBulkhead(name, config=config, link=link)
@@ -75,7 +75,8 @@ def bulkheads() -> dict[str, Bulkhead]:
 def reset_bulkheads() -> None:
     """Forget every registered bulkhead and stop lease renewal threads (for tests)."""
     _REGISTRY.clear()
-    if "outlast.resilience._lease_renewer" in sys.modules:  # nothing to stop if never imported
-        from outlast.resilience._lease_renewer import stop_lease_renewers
+    # Nothing to stop if renewal was never imported.
+    if "outlast.resilience.shared._lease_renewer" in sys.modules:
+        from outlast.resilience.shared._lease_renewer import stop_lease_renewers
 
         stop_lease_renewers()

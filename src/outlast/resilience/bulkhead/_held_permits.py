@@ -1,6 +1,6 @@
 """What one process holds of a cluster bulkhead: its leases and its degraded-mode permits.
 
-A :class:`~outlast.resilience._redis_bulkhead.ClusterBulkhead` hands out three kinds of
+A :class:`~outlast.resilience.bulkhead._redis_bulkhead.ClusterBulkhead` hands out three kinds of
 permit: a *lease* in Redis (the normal case), a *local* permit from a per-process ledger of
 the same capacity (Redis down, policy "local"), and an *open* permit that nothing limits
 (Redis down, policy "fail_open"). :class:`HeldPermits` remembers which ones this process
@@ -13,7 +13,7 @@ no process is admitted past the capacity while they still run. *Unanswered* leas
 grants sent to Redis whose answer never came: Redis may hold them, for nobody, so they are
 removed once it answers.
 
-It is a :class:`~outlast.resilience._permits.PermitLedger` for the local permits: ``take``
+It is a :class:`~outlast.resilience.bulkhead._permits.PermitLedger` for the local permits: ``take``
 and ``give`` act on those, and the leases this process holds count against the local
 capacity too, because their calls run here. Like ``LocalPermits`` it only counts, never
 talks to Redis, and is safe only under its bulkhead's lock.

@@ -3,7 +3,7 @@
 :class:`LeaseTable` is the only part of a cluster bulkhead that talks to Redis on the call
 path: grant a lease (the ``ACQUIRE`` script), remove one (``ZREM``), count the live ones
 (``COUNT``), and write as leases the permits taken while Redis did not answer (``RENEW``).
-Every call goes through the :class:`~outlast.resilience._redis_link.RedisLink`, so a Redis
+Every call goes through the :class:`~outlast.resilience.shared._redis_link.RedisLink`, so a Redis
 that does not answer yields ``UNAVAILABLE``, never an exception; the sync and async variants
 run the same scripts over the two clients.
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from outlast.resilience._redis_bulkhead_scripts import ACQUIRE, COUNT, RENEW
-from outlast.resilience._redis_link import RedisLink, Unavailable
+from outlast.resilience.bulkhead._redis_bulkhead_scripts import ACQUIRE, COUNT, RENEW
+from outlast.resilience.shared._redis_link import RedisLink, Unavailable
 
 __all__ = ["LeaseTable"]
 

@@ -1,7 +1,7 @@
 """Permit ledgers: the count of bulkhead permits in use, behind a seam.
 
-:class:`PermitLedger` is what a :class:`~outlast.resilience._bulkhead.Bulkhead` asks to take
-and give permits; :class:`LocalPermits` is the in-process ledger, a plain counter. The seam
+:class:`PermitLedger` is what a :class:`~._bulkhead.Bulkhead` asks to take and give
+permits; :class:`LocalPermits` is the in-process ledger, a plain counter. The seam
 exists so a backend with leases (a cluster-wide bulkhead in Redis) can replace the count
 later without touching the waiter queue.
 

@@ -1,6 +1,6 @@
 """Cluster bulkhead: one capacity shared by every process that uses the same Redis.
 
-:class:`ClusterBulkhead` has the :class:`~outlast.resilience._bulkhead.Bulkhead` API
+:class:`ClusterBulkhead` has the :class:`~outlast.resilience.bulkhead._bulkhead.Bulkhead` API
 (``try_acquire``, ``acquire``, ``acquire_sync``, ``release``, ``with``/``async with``,
 ``stats``) and is a ``Bulkhead``, so ``handle_errors`` and users cannot tell them apart.
 
@@ -41,12 +41,12 @@ from types import TracebackType
 
 from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.config import BulkheadConfig, get_settings
-from outlast.resilience._bulkhead import Bulkhead, BulkheadStats
-from outlast.resilience._held_permits import HeldPermits
-from outlast.resilience._lease_renewer import LeaseRenewer, renewer_for
-from outlast.resilience._lease_table import LeaseTable
-from outlast.resilience._redis_link import RedisLink, Unavailable
-from outlast.resilience._scope import DownPolicy
+from outlast.resilience.bulkhead._bulkhead import Bulkhead, BulkheadStats
+from outlast.resilience.bulkhead._held_permits import HeldPermits
+from outlast.resilience.bulkhead._lease_table import LeaseTable
+from outlast.resilience.shared._lease_renewer import LeaseRenewer, renewer_for
+from outlast.resilience.shared._redis_link import RedisLink, Unavailable
+from outlast.resilience.shared._scope import DownPolicy
 
 __all__ = ["ClusterBulkhead", "ClusterBulkheadStats", "DownPolicy"]
 

@@ -11,7 +11,7 @@ once (``EVAL`` caches it again). The same script objects serve the sync and the 
 client: only the transport differs.
 
 This module never decides anything itself and never catches connection errors: the
-caller goes through :class:`~outlast.resilience._redis_link.RedisLink`, which does.
+caller goes through :class:`~outlast.resilience.shared._redis_link.RedisLink`, which does.
 """
 
 from __future__ import annotations

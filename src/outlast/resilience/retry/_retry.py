@@ -4,7 +4,7 @@ The success path costs one call and a few attribute reads: no tenacity object, n
 no clock read unless a deadline is set. After a first failure that may be retried, a
 per-call ``tenacity.Retrying`` (or ``AsyncRetrying``) drives the rest of the loop with our
 stop (attempts and deadline), wait (``Backoff``, or the server's Retry-After), retry
-predicate (``RetryPolicy``, from :mod:`outlast.resilience._retry_policy`), sleep (the
+predicate (``RetryPolicy``, from :mod:`outlast.resilience.retry._retry_policy`), sleep (the
 injected ``Clock``, skipped in test mode) and a before-sleep hook that publishes
 ``RetryScheduled``. Every failed attempt publishes ``CallFailed``. The caller always gets
 the ORIGINAL exception of the last attempt, never a ``tenacity.RetryError``.
@@ -29,12 +29,12 @@ import tenacity
 from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.config import RetryConfig
 from outlast.errors import ErrorContext
-from outlast.resilience import _testmode
-from outlast.resilience._backoff import Backoff
 from outlast.resilience._events import CallFailed, RetryScheduled, publish
-from outlast.resilience._retry_after import retry_after_of
-from outlast.resilience._retry_policy import policy_for
 from outlast.resilience._timeout import call_with_timeout_async, call_with_timeout_sync
+from outlast.resilience.retry import _testmode
+from outlast.resilience.retry._backoff import Backoff
+from outlast.resilience.retry._retry_after import retry_after_of
+from outlast.resilience.retry._retry_policy import policy_for
 
 __all__ = [
     "retry_with_backoff",

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
-from outlast.resilience._redis_bulkhead_scripts import RENEW
-from outlast.resilience._redis_link import RedisLink, Unavailable
+from outlast.resilience.bulkhead._redis_bulkhead_scripts import RENEW
+from outlast.resilience.shared._redis_link import RedisLink, Unavailable
 
 __all__ = ["LeaseHolder", "LeaseRenewer", "renewer_for", "stop_lease_renewers"]
 

@@ -32,8 +32,8 @@ from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
-from outlast.resilience._redis_breaker_scripts import LuaScript
-from outlast.resilience._redis_link import REDIS_ERRORS, RedisLink, Unavailable
+from outlast.resilience.breaker._redis_breaker_scripts import LuaScript
+from outlast.resilience.shared._redis_link import REDIS_ERRORS, RedisLink, Unavailable
 
 __all__ = ["Outgoing", "StateSync", "SyncMember", "state_sync_for", "stop_state_sync"]
 

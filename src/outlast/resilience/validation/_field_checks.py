@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Collection
 from typing import Any
 
-from outlast.resilience._schema import FieldSpec
+from outlast.resilience.validation._schema import FieldSpec
 
 __all__ = ["violation"]
 

@@ -1,9 +1,9 @@
 """Input validation against a small declarative schema: ``validate_input``.
 
-The schema is compiled once by :mod:`outlast.resilience._schema` (which documents the field
-spec keys) and cached by identity. Every value also goes through the sanitization walk of
-:mod:`outlast.resilience._sanitize` (operator keys, control characters, NFC, size and depth
-bounds), and constrained values through the checks of :mod:`outlast.resilience._field_checks`.
+The schema is compiled once by :mod:`._schema` (which documents the field spec keys) and
+cached by identity. Every value also goes through the sanitization walk of
+:mod:`._sanitize` (operator keys, control characters, NFC, size and depth bounds), and
+constrained values through the checks of :mod:`._field_checks`.
 Bad input never crashes and never stops at the first problem: one
 :class:`~outlast.errors.ValidationError` lists every failing field. A broken *schema* is a
 programming error and raises :class:`~outlast.errors.ConfigurationError` instead.
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from outlast.errors import ConfigurationError, ErrorContext, FieldError, ValidationError
-from outlast.resilience._field_checks import violation
-from outlast.resilience._sanitize import (
+from outlast.resilience.validation._field_checks import violation
+from outlast.resilience.validation._sanitize import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_SIZE,
     INVALID,
@@ -33,7 +33,7 @@ from outlast.resilience._sanitize import (
     index_path,
     join_path,
 )
-from outlast.resilience._schema import CompiledSchema, FieldSpec, Schema, compiled_for
+from outlast.resilience.validation._schema import CompiledSchema, FieldSpec, Schema, compiled_for
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",

@@ -32,11 +32,11 @@ from outlast.store._collections import (
 )
 from outlast.store._core import StoreCore
 from outlast.store._errors import redact_url, translate_errors, translated
-from outlast.store._mongo_alerts import MongoAlerts
-from outlast.store._mongo_idempotency import MongoIdempotency
-from outlast.store._mongo_indexes import collection_name, ensure_indexes
-from outlast.store._mongo_retries import MongoRetrySchedule
-from outlast.store._mongo_timeline import MongoTimeline
+from outlast.store.mongo._mongo_alerts import MongoAlerts
+from outlast.store.mongo._mongo_idempotency import MongoIdempotency
+from outlast.store.mongo._mongo_indexes import collection_name, ensure_indexes
+from outlast.store.mongo._mongo_retries import MongoRetrySchedule
+from outlast.store.mongo._mongo_timeline import MongoTimeline
 
 __all__ = ["DEFAULT_DATABASE", "MongoStore"]
 

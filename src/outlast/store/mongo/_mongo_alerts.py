@@ -15,8 +15,8 @@ from pymongo.errors import DuplicateKeyError
 
 from outlast._clock import Clock
 from outlast.store._errors import StoreUnavailableError
-from outlast.store._mongo_codec import from_mongo, to_mongo, utc
 from outlast.store._records import Alert, AlertStatus, merge_alert, resolved_alert
+from outlast.store.mongo._mongo_codec import from_mongo, to_mongo, utc
 
 __all__ = ["MongoAlerts"]
 

@@ -24,7 +24,7 @@ from outlast.store._idempotency import (
     check_key,
     check_lease,
 )
-from outlast.store._mongo_codec import INTERNAL_FIELDS, payload_text, utc
+from outlast.store.mongo._mongo_codec import INTERNAL_FIELDS, payload_text, utc
 
 __all__ = ["MongoIdempotency"]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from outlast.store._mongo_codec import from_mongo, to_mongo
 from outlast.store._records import ScheduledRetry
+from outlast.store.mongo._mongo_codec import from_mongo, to_mongo
 
 __all__ = ["MongoRetrySchedule"]
 

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from outlast.store._collections import Collection, Filters
 from outlast.store._document import Record
 from outlast.store._errors import StoreUnavailableError
-from outlast.store._mongo_codec import from_mongo, to_mongo, utc
+from outlast.store.mongo._mongo_codec import from_mongo, to_mongo, utc
 
 __all__ = ["MongoTimeline"]
 

@@ -28,14 +28,14 @@ from outlast.store._collections import (
 )
 from outlast.store._core import StoreCore
 from outlast.store._errors import redact_url, translate_errors, translated
-from outlast.store._redis_alerts import RedisAlerts
-from outlast.store._redis_client import RedisConnector
-from outlast.store._redis_idempotency import RedisIdempotency
-from outlast.store._redis_retries import RedisRetrySchedule
-from outlast.store._redis_timeline import RedisTimeline
+from outlast.store.redis._redis_alerts import RedisAlerts
+from outlast.store.redis._redis_client import RedisConnector
+from outlast.store.redis._redis_idempotency import RedisIdempotency
+from outlast.store.redis._redis_retries import RedisRetrySchedule
+from outlast.store.redis._redis_timeline import RedisTimeline
 
 if TYPE_CHECKING:
-    from outlast.store._redis_sync_claims import RedisSyncClaims
+    from outlast.store.redis._redis_sync_claims import RedisSyncClaims
 
 __all__ = ["RedisStore", "store_prefix"]
 
@@ -106,7 +106,7 @@ class RedisStore(StoreCore):
     def sync_claims(self) -> RedisSyncClaims:
         """A sync client for this store's idempotency claims (same keys, scripts, clock):
         the workers claim through it for sync operations."""
-        from outlast.store._redis_sync_claims import RedisSyncClaims  # it imports this module
+        from outlast.store.redis._redis_sync_claims import RedisSyncClaims  # it imports this module
 
         socket_timeout, connect_timeout = self._timeouts
         return RedisSyncClaims(

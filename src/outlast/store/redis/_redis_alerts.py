@@ -15,9 +15,9 @@ from redis.asyncio.client import Pipeline
 
 from outlast._clock import Clock
 from outlast.store._records import Alert, AlertStatus, merge_alert, resolved_alert
-from outlast.store._redis_client import Connection
-from outlast.store._redis_timeline import decode, encode, ttl_ms
-from outlast.store._redis_transact import transact
+from outlast.store.redis._redis_client import Connection
+from outlast.store.redis._redis_timeline import decode, encode, ttl_ms
+from outlast.store.redis._redis_transact import transact
 
 __all__ = ["RedisAlerts"]
 

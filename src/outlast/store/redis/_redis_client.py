@@ -21,7 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
-from outlast.store import _redis_scripts as lua
+from outlast.store.redis import _redis_scripts as lua
 
 __all__ = ["Connection", "RedisConnector"]
 

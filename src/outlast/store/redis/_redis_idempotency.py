@@ -21,8 +21,8 @@ from outlast.store._idempotency import (
     check_key,
     check_lease,
 )
-from outlast.store._redis_client import Connection
-from outlast.store._redis_timeline import ttl_ms
+from outlast.store.redis._redis_client import Connection
+from outlast.store.redis._redis_timeline import ttl_ms
 
 __all__ = ["IdempotencyScripts", "RedisIdempotency", "claimed", "encode_result"]
 

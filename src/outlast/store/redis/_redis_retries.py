@@ -11,8 +11,8 @@ import json
 from typing import cast
 
 from outlast.store._records import ScheduledRetry
-from outlast.store._redis_client import Connection
-from outlast.store._redis_timeline import encode
+from outlast.store.redis._redis_client import Connection
+from outlast.store.redis._redis_timeline import encode
 
 __all__ = ["RedisRetrySchedule"]
 

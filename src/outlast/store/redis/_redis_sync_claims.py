@@ -20,12 +20,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from outlast._clock import SYSTEM_CLOCK, Clock
-from outlast.store import _redis_scripts as lua
 from outlast.store._collections import DEFAULT_IDEMPOTENCY_RETENTION
 from outlast.store._errors import redact_url, translate_errors
 from outlast.store._idempotency import IdempotencyClaim
-from outlast.store._redis import store_prefix
-from outlast.store._redis_idempotency import IdempotencyScripts, claimed
+from outlast.store.redis import _redis_scripts as lua
+from outlast.store.redis._redis import store_prefix
+from outlast.store.redis._redis_idempotency import IdempotencyScripts, claimed
 
 __all__ = ["RedisSyncClaims"]
 

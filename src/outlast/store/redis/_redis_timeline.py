@@ -21,8 +21,8 @@ from redis.asyncio.client import Pipeline
 
 from outlast.store._collections import Collection, Filters, FilterValue
 from outlast.store._document import Record
-from outlast.store._redis_client import Connection
-from outlast.store._redis_transact import transact
+from outlast.store.redis._redis_client import Connection
+from outlast.store.redis._redis_transact import transact
 
 __all__ = ["RedisTimeline", "decode", "encode", "ttl_ms"]
 
