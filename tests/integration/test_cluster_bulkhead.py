@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import redis
 
+import _cluster_bulkhead_worker
 from _servers import delete_keys_with_prefix, free_port, start_redis_server
 from outlast import handle_errors
 from outlast.config import BulkheadConfig, reload_settings
@@ -38,7 +39,7 @@ from outlast.resilience.shared._lease_renewer import renewer_for
 from outlast.resilience.shared._redis_link import RedisLink
 from outlast.testing import FakeClock
 
-WORKER = Path(__file__).resolve().parents[1] / "_cluster_bulkhead_worker.py"
+WORKER = Path(_cluster_bulkhead_worker.__file__).resolve()
 PROCESS_TIMEOUT = 20.0
 
 

@@ -30,12 +30,13 @@ from typing import Any
 import pytest
 import redis
 
+import _cluster_bulkhead_worker
 from _servers import delete_keys_with_prefix, start_redis_server
 from outlast.config import BulkheadConfig
 from outlast.resilience.bulkhead._redis_bulkhead import ClusterBulkhead, DownPolicy
 from outlast.resilience.shared._redis_link import RedisLink
 
-WORKER = Path(__file__).resolve().parents[1] / "_cluster_bulkhead_worker.py"
+WORKER = Path(_cluster_bulkhead_worker.__file__).resolve()
 PROCESS_TIMEOUT = 30.0
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import redis
 
+import _cluster_bulkhead_worker
 from _cluster_breaker_support import cluster_breaker, unique_namespace, wait_until
 from _cluster_breaker_worker import BreakerProcess
 from _redis_topologies import (
@@ -46,7 +47,7 @@ from outlast.resilience.shared._lease_renewer import renewer_for, stop_lease_ren
 from outlast.resilience.shared._redis_link import RedisLink, link_for
 from outlast.resilience.shared._state_sync import stop_state_sync
 
-BULKHEAD_WORKER = Path(__file__).resolve().parents[1] / "_cluster_bulkhead_worker.py"
+BULKHEAD_WORKER = Path(_cluster_bulkhead_worker.__file__).resolve()
 PROCESS_TIMEOUT = 20.0
 LEASE = 0.6  # seconds: short, so a test can outlive a lease twice over
 
