@@ -4,7 +4,9 @@ a file, stopped by its process-group id.
 A child is started in a new session, so the terminal's Ctrl-C reaches ``outlast dev`` alone
 and the children stop in the order and the way it chooses: SIGTERM to the whole group (a
 Celery worker's warm shutdown), then SIGKILL to whatever of the group is left after the grace
-period. Nothing here signals a process it did not start, or signals by name.
+period. Should ``outlast dev`` itself be killed, each child gets SIGTERM from the kernel
+(:mod:`~outlast.cli._parent_death`). Nothing here signals a process it did not start, or
+signals by name.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from outlast.cli._parent_death import ends_with_parent
 
 __all__ = ["Child", "start_child", "stop_children"]
 
@@ -78,6 +82,7 @@ def start_child(
             stderr=subprocess.STDOUT,
             env=dict(env),
             start_new_session=True,
+            preexec_fn=ends_with_parent(),
         )
     return Child(name=name, process=process, log_path=log_path, ready=ready)
 

