@@ -39,9 +39,14 @@ _PORT_ATTEMPTS = 3
 def probe(url: str) -> bool:
     """True if the Redis at ``url`` answers PING, False if nothing answers there; a Redis
     that answers with an error (a wrong password, say) is a ConfigurationError."""
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=_PROBE_TIMEOUT, socket_timeout=_PROBE_TIMEOUT
-    )
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=_PROBE_TIMEOUT, socket_timeout=_PROBE_TIMEOUT
+        )
+    except ValueError as exc:  # a cluster or sentinel URL: not one Redis to run beside
+        raise ConfigurationError(
+            f"outlast dev runs on one Redis (redis://, rediss:// or unix://); {exc}"
+        ) from exc
     try:
         return bool(client.ping())
     except redis.AuthenticationError as exc:  # a ConnectionError, but a Redis is there

@@ -201,3 +201,15 @@ def test_dev_refuses_a_redis_that_answers_but_refuses_ping(tmp_path: Path) -> No
     assert "the Redis at OUTLAST_REDIS_URL answers but refuses PING" in dev.output()
     assert "AuthenticationError" not in dev.output()  # one line, no traceback
     assert not (tmp_path / "logs").exists()
+
+
+def test_dev_refuses_a_sentinel_redis_url(tmp_path: Path) -> None:
+    """A sentinel URL is not one Redis dev can probe or run beside: named, status 2."""
+    env = {
+        "OUTLAST_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "OUTLAST_REDIS_URL": "redis+sentinel://127.0.0.1:26379/mymaster/0",
+    }
+    with _running_dev(env, tmp_path) as dev:
+        assert dev.process.wait(timeout=30) == 2, dev
+    assert "outlast dev runs on one Redis (redis://, rediss:// or unix://)" in dev.output()
+    assert not (tmp_path / "logs").exists()
