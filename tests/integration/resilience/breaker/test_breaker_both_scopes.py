@@ -5,6 +5,10 @@ The same test bodies prove that both scopes open, reject, probe and close by the
 Redis takes time from its own clock, so these tests use real, short recovery timeouts and
 bounded polling; ``settle()`` writes a cluster breaker's pending outcomes (a no-op locally),
 since a cluster breaker writes behind on another thread.
+
+Each behaviour is proven here once for both scopes. What a real clock cannot pin down (timing
+to the exact second on a fake clock), the decorators' metadata, listeners and the registry
+are in tests/unit/resilience/breaker/test_breaker.py.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from outlast.config import CircuitBreakerConfig, WindowType
 from outlast.errors import CircuitBreakerOpenError
 from outlast.resilience import _events
 from outlast.resilience._events import BreakerTransition, ResilienceEvent
-from outlast.resilience.breaker._breaker import CircuitBreaker
+from outlast.resilience.breaker._breaker import CircuitBreaker, CircuitState
 from outlast.resilience.breaker._redis_breaker import RedisBreakerState
 
 RECOVERY = 0.2  # seconds: short, because the cluster scope's clock is the Redis server's
@@ -122,7 +126,7 @@ def test_consecutive_failures_open_the_breaker(harness: Harness) -> None:
     fail(harness, breaker, 2)
     assert breaker.state == "closed"
     fail(harness, breaker)
-    assert breaker.state == "open"
+    assert breaker.state is CircuitState.OPEN
 
 
 def test_a_success_resets_the_consecutive_count(harness: Harness) -> None:
@@ -413,7 +417,7 @@ async def test_async_drivers_record_outcomes(async_harness: Harness) -> None:
 
 
 def test_sync_drivers_record_outcomes(harness: Harness) -> None:
-    """``call_sync``, ``with`` and a decorated function record what happened."""
+    """``call_sync``, ``with`` and ``@breaker`` pass arguments, record outcomes, then refuse."""
     breaker = harness.make(failure_threshold=3)
 
     @breaker
@@ -426,6 +430,7 @@ def test_sync_drivers_record_outcomes(harness: Harness) -> None:
     with breaker:
         pass
     assert breaker.call_sync(divmod, 17, 5) == (3, 2)
+    assert breaker.call_sync(int, "ff", base=16) == 255
     for _ in range(2):
         with pytest.raises(Boom):
             fetch("bad")
@@ -433,7 +438,11 @@ def test_sync_drivers_record_outcomes(harness: Harness) -> None:
         raise Boom("in block")
     harness.settle()
     assert breaker.state == "open"
-    assert breaker.stats()["success_count"] == 3
+    assert breaker.stats()["success_count"] == 4
+    ran = False
+    with pytest.raises(CircuitBreakerOpenError), breaker:
+        ran = True
+    assert not ran
 
 
 # -- listeners, control, stats -------------------------------------------------------------------

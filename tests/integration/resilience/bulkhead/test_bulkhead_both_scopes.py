@@ -3,7 +3,8 @@
 
 Only behaviour both scopes promise is here; what is local-only (FIFO hand-over, a
 zero-timeout ``acquire`` that never suspends, waiters whose loop closed) stays in
-tests/unit/test_bulkhead.py, and what is cluster-only in test_cluster_bulkhead.py. Each test
+tests/unit/resilience/bulkhead/test_bulkhead.py, and what is cluster-only in
+test_cluster_bulkhead.py. Each test
 gets its own Redis namespace. Real threads and loops, because concurrency is what is
 proven; every real wait is short.
 """

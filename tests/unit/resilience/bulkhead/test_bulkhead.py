@@ -1,8 +1,9 @@
 """The local bulkhead's own promises: FIFO hand-over across threads and asyncio, a
-zero-timeout acquire that never suspends, cancellation at either side of a release, waiters
-whose loop closed, and the named registry. What both scopes promise (capacity, timeouts,
-races, context managers, stats, the seed example) is proven for the local bulkhead too in
-tests/integration/test_bulkhead_both_scopes.py.
+zero-timeout acquire that never suspends, a waiter cancelled before the release passing its
+permit on, waiters whose loop closed, and the named registry. What both scopes promise
+(capacity, timeouts, cancellation after a release, races, context managers, stats, the seed
+example) is proven once, for the local bulkhead too, in
+tests/integration/resilience/bulkhead/test_bulkhead_both_scopes.py.
 
 Real threads and real event loops, because concurrency is what is being proven here; every
 real wait is a few milliseconds.
@@ -131,20 +132,6 @@ async def test_waiter_cancelled_before_the_release_passes_the_permit_on() -> Non
     assert await patient is True
     bulkhead.release()
     assert_idle(bulkhead)
-
-
-async def test_waiter_cancelled_after_the_release_gives_the_permit_back() -> None:
-    """A waiter cancelled after its permit was granted, but before it resumed, returns it."""
-    bulkhead = make(1)
-    assert bulkhead.try_acquire()
-    doomed = asyncio.create_task(bulkhead.acquire(timeout=2.0))
-    await eventually(lambda: bulkhead.stats()["waiting_count"] == 1)
-    bulkhead.release()
-    doomed.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await doomed
-    assert_idle(bulkhead)
-    assert bulkhead.stats()["total_acquired"] == 1  # the holder's; the cancelled one is undone
 
 
 def test_permit_for_a_waiter_whose_loop_closed_goes_back_to_the_pool() -> None:
