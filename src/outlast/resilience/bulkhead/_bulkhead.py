@@ -10,7 +10,10 @@ that permit back, so a permit is never leaked and the capacity is never exceeded
 
 The count itself lives behind :class:`~outlast.resilience.bulkhead._permits.PermitLedger`, the seam
 where a backend with leases (a cluster-wide bulkhead in Redis) can replace the in-process
-count later. One bulkhead per name comes from :mod:`outlast.resilience.bulkhead._bulkhead_registry`.
+count later. The counters behind :meth:`Bulkhead.stats` are an
+:class:`~outlast.resilience.bulkhead._admission.Tally`, the one the cluster bulkhead counts
+through too. One bulkhead per name comes from
+:mod:`outlast.resilience.bulkhead._bulkhead_registry`.
 
 This module never sleeps and never reads a clock: each wait is bounded by its primitive's
 own timeout (``Lock.acquire(timeout=...)``, ``asyncio.timeout``).
@@ -24,25 +27,13 @@ import math
 import threading
 from collections import deque
 from types import TracebackType
-from typing import TypedDict
 
 from outlast.config import BulkheadConfig, get_bulkhead_config
 from outlast.errors import BulkheadCapacityError
+from outlast.resilience.bulkhead._admission import BulkheadStats, Tally
 from outlast.resilience.bulkhead._permits import LocalPermits, PermitLedger
 
 __all__ = ["Bulkhead", "BulkheadStats"]
-
-
-class BulkheadStats(TypedDict):
-    """What :meth:`Bulkhead.stats` reports (the health endpoint's ``bulkheads`` entries)."""
-
-    name: str
-    capacity: int
-    active_count: int
-    waiting_count: int
-    total_acquired: int
-    total_rejected: int
-    rejection_rate: float
 
 
 class _Waiter:
@@ -109,7 +100,7 @@ class Bulkhead:
     ``config=None`` takes the profile configured for ``name`` (``get_bulkhead_config``).
     """
 
-    __slots__ = ("_acquired", "_ledger", "_lock", "_rejected", "_waiters", "config", "name")
+    __slots__ = ("_ledger", "_lock", "_tally", "_waiters", "config", "name")
 
     def __init__(self, name: str, *, config: BulkheadConfig | None = None) -> None:
         self.name = name
@@ -117,8 +108,7 @@ class Bulkhead:
         self._ledger: PermitLedger = LocalPermits(self.config.capacity)
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
-        self._acquired = 0
-        self._rejected = 0
+        self._tally = Tally()
 
     def __repr__(self) -> str:
         return f"Bulkhead({self.name!r}, active={self.active_count}/{self.capacity})"
@@ -151,7 +141,7 @@ class Bulkhead:
             # Queued waiters come first: a free permit is never taken past them.
             if self._waiters or not self._ledger.take():
                 return False
-            self._acquired += 1
+            self._tally.acquired += 1
             return True
         finally:
             lock.release()
@@ -231,17 +221,12 @@ class Bulkhead:
     def stats(self) -> BulkheadStats:
         """Capacity, occupancy and counters, read as one consistent snapshot."""
         with self._lock:
-            acquired, rejected = self._acquired, self._rejected
-            attempts = acquired + rejected
-            return {
-                "name": self.name,
-                "capacity": self._ledger.capacity,
-                "active_count": self._ledger.in_use,
-                "waiting_count": len(self._waiters),
-                "total_acquired": acquired,
-                "total_rejected": rejected,
-                "rejection_rate": rejected / attempts if attempts else 0.0,
-            }
+            return self._tally.stats(
+                name=self.name,
+                capacity=self._ledger.capacity,
+                active=self._ledger.in_use,
+                waiting=len(self._waiters),
+            )
 
     def __enter__(self) -> Bulkhead:
         # try_acquire first saves a frame on the uncontended path.
@@ -278,14 +263,14 @@ class Bulkhead:
 
     def _reject(self) -> bool:
         with self._lock:
-            self._rejected += 1
+            self._tally.rejected += 1
         return False
 
     def _enqueue(self, waiter: _Waiter) -> bool:
         """Queue ``waiter``; False when a permit came free meanwhile and it took that instead."""
         with self._lock:
             if not self._waiters and self._ledger.take():
-                self._acquired += 1
+                self._tally.acquired += 1
                 return False
             self._waiters.append(waiter)
             return True
@@ -294,7 +279,7 @@ class Bulkhead:
         """Hand the permit being released to the first waiter (lock held); it stays in use."""
         heir = self._waiters.popleft()
         heir.granted = True
-        self._acquired += 1
+        self._tally.acquired += 1
         return heir
 
     def _pass_on(self) -> _Waiter | None:
@@ -308,13 +293,13 @@ class Bulkhead:
         """End a wait that timed out or was cancelled, returning a permit granted meanwhile."""
         with self._lock:
             if rejected:
-                self._rejected += 1
+                self._tally.rejected += 1
             if not waiter.granted:
                 # Absent only when _wake dropped it already (its loop had closed).
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
                 return
-            self._acquired -= 1
+            self._tally.acquired -= 1
             heir = self._pass_on()
         self._wake(heir)
 
@@ -323,5 +308,5 @@ class Bulkhead:
         while heir is not None and not heir.wake():
             with self._lock:
                 heir.granted = False  # so its own late _abandon gives nothing back twice
-                self._acquired -= 1
+                self._tally.acquired -= 1
                 heir = self._pass_on()

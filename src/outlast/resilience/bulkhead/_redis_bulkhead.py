@@ -229,19 +229,13 @@ class ClusterBulkhead(Bulkhead):
                 active, mode = held.in_use, _DEGRADED_MODE[self.down_policy]
             else:
                 active, mode = live + held.local + held.open, "cluster"
-            acquired, rejected = self._acquired, self._rejected
-            attempts = acquired + rejected
-            return {
-                "name": self.name,
-                "capacity": self.config.capacity,
-                "active_count": active,
-                "waiting_count": self._waiting,
-                "total_acquired": acquired,
-                "total_rejected": rejected,
-                "rejection_rate": rejected / attempts if attempts else 0.0,
-                "scope": "cluster",
-                "mode": mode,
-            }
+            counts = self._tally.stats(
+                name=self.name,
+                capacity=self.config.capacity,
+                active=active,
+                waiting=self._waiting,
+            )
+        return {**counts, "scope": "cluster", "mode": mode}
 
     # -- what the lease renewer asks -----------------------------------------------------
 
@@ -332,7 +326,7 @@ class ClusterBulkhead(Bulkhead):
             return False
         with self._lock:
             self._held.add_lease(lease, self.clock.monotonic())
-            self._acquired += 1
+            self._tally.acquired += 1
         self._watch()
         return True
 
@@ -344,7 +338,7 @@ class ClusterBulkhead(Bulkhead):
                 self._held.take_open()
             elif not self._held.take():
                 return False
-            self._acquired += 1
+            self._tally.acquired += 1
         self._watch()  # the renewer writes this permit as a lease once Redis answers
         return True
 
