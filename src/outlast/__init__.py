@@ -37,6 +37,7 @@ from outlast.resilience import (
     CircuitState,
     ClusterBulkhead,
     FallbackUsed,
+    RecoveryFailed,
     RetryScheduled,
     add_listener,
     bulkheads,
@@ -54,10 +55,13 @@ from outlast.resilience import (
 )
 
 if TYPE_CHECKING:
+    from outlast.recovery import RecoveryStrategy, recover_from_database_error, recovery_manager
     from outlast.workers import enqueue, fallback_to_queue, operation
 
 # The worker API imports Celery; it loads on first use so `import outlast` stays light.
 _WORKER_API = frozenset({"enqueue", "fallback_to_queue", "operation"})
+# The recovery API opens the store's drivers (redis, pymongo); it loads on first use too.
+_RECOVERY_API = frozenset({"RecoveryStrategy", "recover_from_database_error", "recovery_manager"})
 
 
 def __getattr__(name: str) -> Any:
@@ -65,6 +69,10 @@ def __getattr__(name: str) -> Any:
         from outlast import workers
 
         return getattr(workers, name)
+    if name in _RECOVERY_API:
+        from outlast import recovery
+
+        return getattr(recovery, name)
     raise AttributeError(f"module 'outlast' has no attribute {name!r}")
 
 
@@ -88,6 +96,8 @@ __all__ = [
     "Jitter",
     "OperationTimeoutError",
     "OutlastError",
+    "RecoveryFailed",
+    "RecoveryStrategy",
     "RetryConfig",
     "RetryScheduled",
     "RetryStrategy",
@@ -105,6 +115,8 @@ __all__ = [
     "get_circuit_breaker",
     "handle_errors",
     "operation",
+    "recover_from_database_error",
+    "recovery_manager",
     "register_user_message",
     "remove_listener",
     "retry_with_backoff",

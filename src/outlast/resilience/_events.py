@@ -17,6 +17,7 @@ __all__ = [
     "CallFailed",
     "EventListener",
     "FallbackUsed",
+    "RecoveryFailed",
     "ResilienceEvent",
     "RetryScheduled",
     "add_listener",
@@ -65,7 +66,20 @@ class FallbackUsed:
     error: BaseException
 
 
-ResilienceEvent = CallFailed | RetryScheduled | BreakerTransition | FallbackUsed
+@dataclass(frozen=True, slots=True)
+class RecoveryFailed:
+    """The recovery system gave up on ``service`` after ``attempts`` with ``strategy``;
+    ``error`` is the last error it saw (monitoring records it as an unrecovered error)."""
+
+    operation: str
+    service: str
+    strategy: str
+    error: BaseException
+    attempts: int
+    reason: str = ""
+
+
+ResilienceEvent = CallFailed | RetryScheduled | BreakerTransition | FallbackUsed | RecoveryFailed
 EventListener = Callable[[ResilienceEvent], None]
 
 _listeners: tuple[EventListener, ...] = ()

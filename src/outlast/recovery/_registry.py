@@ -1,0 +1,117 @@
+"""``ServiceRegistry``: the services of this process, and probing, healing and restarting them.
+
+Restarts go through each service's ``RestartLimiter``; a restart the limit refuses is not
+run (the caller records a recovery failure). Only allow-listed restart hooks can be
+registered. Nothing here raises a probe's or a healer's error: answers are ``ProbeResult``s
+and ``RestartDecision``s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from outlast._clock import SYSTEM_CLOCK, Clock
+from outlast.errors import ConfigurationError
+from outlast.recovery._probe import ProbeResult, run_probe
+from outlast.recovery._restart_hooks import RestartHook
+from outlast.recovery._restart_limit import LIMIT_HIT, RestartLimiter
+from outlast.recovery._service import Service
+
+__all__ = ["RestartDecision", "ServiceRegistry"]
+
+log = logging.getLogger("outlast.recovery")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestartDecision:
+    """What a restart request did: ran (``restarted``), waited ``waited`` s, or why not;
+    ``refused`` when it will not run again soon (no hook, or the restart limit is hit)."""
+
+    restarted: bool
+    waited: float = 0.0
+    reason: str = ""
+    refused: bool = False
+
+
+class ServiceRegistry:
+    """Services by name, with the restart hooks they are allowed to use."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self.clock = clock if clock is not None else SYSTEM_CLOCK
+        self._services: dict[str, Service] = {}
+        self._limiters: dict[str, RestartLimiter] = {}
+        self._allowed: list[RestartHook] = []
+        self._lock = threading.Lock()
+
+    def allow_restart_hook(self, hook: RestartHook) -> None:
+        """Allow-list ``hook``: only allowed hooks can be given to a service."""
+        with self._lock:
+            self._allowed.append(hook)
+
+    def register(self, service: Service) -> Service:
+        """Add or replace ``service``; its restart hook must be allow-listed."""
+        if service.restart is not None and service.restart not in self._allowed:
+            raise ConfigurationError(
+                f"service {service.name!r}: restart hook {service.restart!r} is not allow-listed"
+            )
+        with self._lock:
+            self._services[service.name] = service
+            self._limiters[service.name] = RestartLimiter(service.restart_limit)
+        return service
+
+    def get(self, name: str) -> Service | None:
+        """The service called ``name``, or None."""
+        return self._services.get(name)
+
+    def names(self) -> list[str]:
+        """The registered service names, sorted."""
+        return sorted(self._services)
+
+    def limiter(self, name: str) -> RestartLimiter:
+        """The restart limiter of service ``name`` (KeyError if unknown)."""
+        return self._limiters[name]
+
+    async def probe(self, name: str) -> ProbeResult:
+        """Probe service ``name`` within its timeout; unknown names are unhealthy."""
+        service = self._services.get(name)
+        if service is None:
+            return ProbeResult(healthy=False, detail=f"no service {name!r} is registered")
+        result = await run_probe(service.probe, limit=service.probe_timeout, clock=self.clock)
+        self._limiters[name].observed(healthy=result.healthy, now=self.clock.monotonic())
+        return result
+
+    async def heal(self, name: str) -> ProbeResult:
+        """Run the service's heal routine (if any), then probe it."""
+        service = self._services.get(name)
+        if service is not None and service.heal is not None:
+            try:
+                await service.heal()
+            except Exception as error:
+                log.warning("healing %s failed: %s: %s", name, type(error).__name__, error)
+                return ProbeResult(healthy=False, detail=f"heal failed: {type(error).__name__}")
+        return await self.probe(name)
+
+    async def restart(self, name: str) -> RestartDecision:
+        """Restart service ``name`` through its hook, after the delay its limit asks for.
+
+        Refused (not run) without a hook, or when the burst limit is hit.
+        """
+        service = self._services.get(name)
+        if service is None or service.restart is None:
+            return RestartDecision(
+                restarted=False, refused=True, reason=f"service {name!r} has no restart hook"
+            )
+        limiter = self._limiters[name]
+        wait = limiter.decide(self.clock.monotonic())
+        if wait == LIMIT_HIT:
+            return RestartDecision(restarted=False, refused=True, reason="restart limit hit")
+        if wait > 0:
+            await self.clock.asleep(wait)
+        limiter.restarted(self.clock.monotonic())
+        try:
+            await service.restart.restart()
+        except Exception as error:
+            return RestartDecision(restarted=False, waited=wait, reason=f"restart failed: {error}")
+        return RestartDecision(restarted=True, waited=wait)
