@@ -29,6 +29,7 @@ from outlast.errors import (
     SettingsError,
     ValidationError,
 )
+from outlast.monitoring import error_monitor, record_error_event, record_error_event_sync
 from outlast.resilience import (
     BreakerTransition,
     Bulkhead,
@@ -110,11 +111,14 @@ __all__ = [
     "circuit_breakers",
     "compile_schema",
     "enqueue",
+    "error_monitor",
     "fallback_to_queue",
     "get_bulkhead",
     "get_circuit_breaker",
     "handle_errors",
     "operation",
+    "record_error_event",
+    "record_error_event_sync",
     "recover_from_database_error",
     "recovery_manager",
     "register_user_message",

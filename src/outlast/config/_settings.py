@@ -99,6 +99,9 @@ class Settings(SettingsBase):
     seconds without reaching it. Work sent through ``enqueue`` that is in no queue and
     never started ``ledger_grace`` seconds after it was sent is sent again by beat's
     ledger sweep, which runs every ``ledger_sweep_interval`` seconds.
+    Error monitoring buffers up to ``monitoring_buffer_size`` events per process (beyond
+    that it drops and counts them) and writes them to Redis and the store every
+    ``monitoring_flush_interval`` seconds.
 
     URLs are checked by form when read: ``redis_url`` is redis://, rediss://, unix://,
     redis+cluster:// or redis+sentinel://; ``broker_url`` one that kombu opens for Outlast
@@ -132,6 +135,8 @@ class Settings(SettingsBase):
     worker_watchdog_stall: float = Field(default=5.0, gt=0)
     ledger_grace: float = Field(default=10.0, gt=0)
     ledger_sweep_interval: float = Field(default=5.0, gt=0)
+    monitoring_buffer_size: int = Field(default=100_000, ge=1)
+    monitoring_flush_interval: float = Field(default=0.5, gt=0)
     circuit_breakers: dict[str, BreakerOverride] = Field(default_factory=dict)
     bulkheads: dict[str, BulkheadOverride] = Field(default_factory=dict)
     retries: dict[str, RetryOverride] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from outlast.errors import BulkheadCapacityError
+from outlast.resilience._successes import note_success
 from outlast.resilience._timeout import call_with_timeout_async, call_with_timeout_sync
 from outlast.resilience.breaker._breaker import CircuitBreaker
 from outlast.resilience.bulkhead._bulkhead import Bulkhead
@@ -105,6 +106,7 @@ class Attempt:
             self._settle(started, error)
             raise
         self._settle(started, None)
+        note_success(self.operation)
         return result
 
     async def run_async(
@@ -138,6 +140,7 @@ class Attempt:
                 self._settle(started, error)
                 raise
             self._settle(started, None)
+            note_success(self.operation)
             return result
         finally:
             if bulkhead is not None:

@@ -1,0 +1,100 @@
+"""The bounded in-process buffer between callers and the flusher.
+
+Callers add captured errors and count successes and other tallies; the flusher takes them
+in batches. Adding never blocks on I/O (one short lock) and never grows past ``capacity``
+captures: beyond it a capture is dropped and counted, never lost silently.
+
+Never does I/O or builds events: that is the flusher's work, off the caller's path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from outlast.monitoring._event import Capture
+
+__all__ = ["CaptureBuffer", "Taken"]
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What the flusher took: captures, success counts by operation, tallies
+    (counter name -> count) and how many captures were dropped since the last take."""
+
+    captures: list[Capture]
+    successes: dict[str, int]
+    tallies: dict[str, int]
+    dropped: int
+
+
+class CaptureBuffer:
+    """Captures, success counts and tallies waiting for the flusher."""
+
+    def __init__(self, *, capacity: int, on_first: Callable[[], None]) -> None:
+        if capacity < 1:
+            raise ValueError(f"buffer capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self._on_first = on_first
+        self._idle = True
+        self._lock = threading.Lock()
+        self._captures: deque[Capture] = deque()
+        self._successes: dict[str, int] = {}
+        self._tallies: dict[str, int] = {}
+        self._dropped = 0
+        self.dropped_total = 0
+
+    def add(self, capture: Capture) -> bool:
+        """Queue ``capture``; False (and counted) if the buffer is full."""
+        with self._lock:
+            if len(self._captures) >= self.capacity:
+                self._dropped += 1
+                self.dropped_total += 1
+                return False
+            self._captures.append(capture)
+        if self._idle:
+            self._wake_flusher()
+        return True
+
+    def add_success(self, operation: str) -> None:
+        """Count one successful call of ``operation``."""
+        with self._lock:
+            self._successes[operation] = self._successes.get(operation, 0) + 1
+        if self._idle:
+            self._wake_flusher()
+
+    def add_tally(self, name: str, count: int = 1) -> None:
+        """Add ``count`` to the tally ``name`` (breaker transitions, fallbacks...)."""
+        with self._lock:
+            self._tallies[name] = self._tallies.get(name, 0) + count
+        if self._idle:
+            self._wake_flusher()
+
+    def take(self, limit: int) -> Taken:
+        """Remove and return up to ``limit`` captures with every count gathered so far."""
+        with self._lock:
+            count = min(limit, len(self._captures))
+            captures = [self._captures.popleft() for _ in range(count)]
+            taken = Taken(captures, self._successes, self._tallies, self._dropped)
+            self._successes, self._tallies, self._dropped = {}, {}, 0
+        return taken
+
+    def __len__(self) -> int:
+        return len(self._captures)
+
+    def has_counts(self) -> bool:
+        """Whether successes, tallies or drops wait to be flushed."""
+        return bool(self._successes or self._tallies or self._dropped)
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's items (the parent flushes them)."""
+        self._lock = threading.Lock()
+        self._captures = deque()
+        self._successes, self._tallies, self._dropped = {}, {}, 0
+        self._idle = True
+
+    def _wake_flusher(self) -> None:
+        self._idle = False
+        self._on_first()
