@@ -25,12 +25,14 @@ def smtp_probe(host: str, port: int, *, timeout: float = DEFAULT_PROBE_TIMEOUT) 
     async def probe() -> ProbeResult:
         started = time.perf_counter()
         smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout, start_tls=False)
-        await smtp.connect()
         try:
+            await smtp.connect()
             await smtp.ehlo()
             reply = await smtp.noop()
-        finally:
-            smtp.close()
+            await smtp.quit()
+        except BaseException:
+            smtp.close()  # also when cut short: never leave the socket open
+            raise
         return ProbeResult(
             healthy=reply.code == 250,
             latency=time.perf_counter() - started,

@@ -48,7 +48,13 @@ def redis_service(
 
     async def probe() -> ProbeResult:
         started = time.perf_counter()
-        answered = await managed.client.ping()
+        client = managed.client
+        try:
+            answered = await client.ping()
+        except BaseException:
+            # A PING cut short (timeout, cancel) leaves its socket open: close the pool's.
+            await client.connection_pool.disconnect(inuse_connections=True)
+            raise
         return ProbeResult(
             healthy=bool(answered), latency=time.perf_counter() - started, detail="PONG"
         )
