@@ -93,6 +93,10 @@ class FaultProxy:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def _close_connections(self) -> None:
         for writer in list(self._writers):
