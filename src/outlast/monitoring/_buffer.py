@@ -41,7 +41,8 @@ class CaptureBuffer:
         self._idle = True
         self._lock = threading.Lock()
         self._captures: deque[Capture] = deque()
-        self._successes: dict[str, int] = {}
+        # deque.append and popleft are atomic: successes are noted without taking the lock.
+        self._success_log: deque[str] = deque()
         self._tallies: dict[str, int] = {}
         self._dropped = 0
         self.dropped_total = 0
@@ -59,9 +60,8 @@ class CaptureBuffer:
         return True
 
     def add_success(self, operation: str) -> None:
-        """Count one successful call of ``operation``."""
-        with self._lock:
-            self._successes[operation] = self._successes.get(operation, 0) + 1
+        """Count one successful call of ``operation`` (lock-free: on every call's path)."""
+        self._success_log.append(operation)
         if self._idle:
             self._wake_flusher()
 
@@ -77,8 +77,12 @@ class CaptureBuffer:
         with self._lock:
             count = min(limit, len(self._captures))
             captures = [self._captures.popleft() for _ in range(count)]
-            taken = Taken(captures, self._successes, self._tallies, self._dropped)
-            self._successes, self._tallies, self._dropped = {}, {}, 0
+            taken = Taken(captures, {}, self._tallies, self._dropped)
+            self._tallies, self._dropped = {}, 0
+        successes = taken.successes
+        for _ in range(len(self._success_log)):
+            operation = self._success_log.popleft()
+            successes[operation] = successes.get(operation, 0) + 1
         return taken
 
     def __len__(self) -> int:
@@ -86,13 +90,14 @@ class CaptureBuffer:
 
     def has_counts(self) -> bool:
         """Whether successes, tallies or drops wait to be flushed."""
-        return bool(self._successes or self._tallies or self._dropped)
+        return bool(self._success_log or self._tallies or self._dropped)
 
     def reset_after_fork(self) -> None:
         """In a forked child: forget the parent's items (the parent flushes them)."""
         self._lock = threading.Lock()
         self._captures = deque()
-        self._successes, self._tallies, self._dropped = {}, {}, 0
+        self._success_log = deque()
+        self._tallies, self._dropped = {}, 0
         self._idle = True
 
     def _wake_flusher(self) -> None:

@@ -50,17 +50,15 @@ _PROGRAMMING = (
 
 def categorize(error: BaseException) -> ErrorCategory:
     """The category of ``error``."""
-    if isinstance(error, OSError):  # the errno decides, so no caching by type
-        return _categorize(error)
-    kind = type(error)
-    category = _by_type.get(kind)
+    key = (type(error), error.errno if isinstance(error, OSError) else None)
+    category = _known.get(key)
     if category is None:
-        category = _by_type[kind] = _categorize(error)
+        category = _known[key] = _categorize(error)
     return category
 
 
-# Exception types are few and their category depends on the type alone (OSError aside).
-_by_type: dict[type[BaseException], ErrorCategory] = {}
+# The category depends on the type alone (and an OSError's errno), and those are few.
+_known: dict[tuple[type[BaseException], int | None], ErrorCategory] = {}
 
 
 def _categorize(error: BaseException) -> ErrorCategory:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -113,7 +112,7 @@ def build_event(capture: Capture) -> ErrorEventData:
     frames = frames_of(error.__traceback__)
     category = categorize(error)
     return ErrorEventData(
-        id=uuid.uuid4().hex,
+        id=os.urandom(16).hex(),
         occurred_at=capture.occurred_at,
         fingerprint=fingerprint(
             error_type=error_type,

@@ -2,9 +2,11 @@
 store in batches.
 
 Each pass takes what the buffer holds, builds the events (redaction, fingerprints: work kept
-off the callers' path), and writes the pending batches in order: counters to Redis, then
-events to the store. While either does not answer, batches wait, bounded by the buffer's
-capacity in events: past it the oldest batch is dropped and counted. Waiting uses real time
+off the callers' path), counts every pending batch in Redis, in order, then stores the
+oldest batch's events (the store is the slower writer; it never holds the counters back).
+While Redis or the store does not answer, batches wait, bounded by the buffer's capacity in
+events: past it the oldest batch is dropped, and what it loses (its counts, or only its
+store records if it was counted) is counted and logged. Waiting uses real time
 (``threading.Event``), as this thread follows the wall clock; event times come from the
 monitor's clock.
 
@@ -63,6 +65,7 @@ class Flusher:
         self._pending: deque[Batch] = deque()
         self._pending_events = 0
         self.dropped = 0  # events dropped from pending batches (Redis down too long)
+        self.unstored = 0  # events counted but never stored (the store too slow or down)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -170,20 +173,25 @@ class Flusher:
             oldest = self._pending.popleft()
             self._pending_events -= len(oldest.events)
             if oldest.counted:
-                continue  # only its store records are lost; the counts landed
+                unstored = len(oldest.events) - oldest.stored
+                self.unstored += unstored
+                log.warning("monitoring kept %d events out of the store: it is too slow", unstored)
+                continue
             self.dropped += len(oldest.events)
             log.warning("monitoring dropped %d events: redis unavailable", len(oldest.events))
             _carry_counts(oldest, self._pending[0])
 
     def _write_pending(self) -> None:
-        while self._pending:
-            batch = self._pending[0]
+        """Count every pending batch, then store the oldest one: the store is the slower
+        writer, so it must never hold the counters back."""
+        for batch in self._pending:
             if not self.counters.apply(batch):
                 return
-            if not self._store_batch(batch):
-                return
-            self._pending.popleft()
-            self._pending_events -= len(batch.events)
+        if self._pending and self._store_batch(self._pending[0]):
+            done = self._pending.popleft()
+            self._pending_events -= len(done.events)
+            if self._pending:
+                self._wake.set()  # more to store: go on at once
 
     def _store_batch(self, batch: Batch) -> bool:
         if self._open_store is None or not batch.events:

@@ -250,7 +250,10 @@ class ErrorMonitor:
         else:
             stats = stats_view(totals)
             stats["redis_available"] = True
-        stats.update(buffered_events=self.buffered, dropped_here=self.dropped, generated_at=now)
+        parts = self._parts
+        unstored = 0 if parts is None else parts.flusher.unstored
+        stats.update(buffered_events=self.buffered, dropped_here=self.dropped)
+        stats.update(unstored_here=unstored, generated_at=now)
         return stats
 
     def _started(self) -> _Parts:

@@ -32,6 +32,7 @@ _KEY_STEMS: Final = (
     "signature", "bearer", "basic", "digest",
 )  # fmt: skip
 """Every secret key and credential scheme above contains one of these (lower case)."""
+_ANY_STEM: Final = re.compile("|".join(_KEY_STEMS))
 _SCHEME_CREDENTIAL: Final = re.compile(r"\b(?:bearer|basic|token|digest)\s+([a-z0-9._~+/=-]{6,})")
 # (trigger, pattern): a pattern runs only on messages holding its trigger.
 _PATTERNS: Final = (
@@ -52,8 +53,7 @@ def redact(message: str) -> str:
     text = message
     if "://" in text and "@" in text:
         text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
-    lower = text.lower()
-    if any(stem in lower for stem in _KEY_STEMS):
+    if _ANY_STEM.search(text.lower()) is not None:
         text = _replace_group(text, _SCHEME_CREDENTIAL, 1)
         text = _replace_group(text, _KEY_VALUE, 2)
     for trigger, pattern in _PATTERNS:
