@@ -1,5 +1,6 @@
 """A health endpoint for recovery tests: a loopback HTTP server whose ``GET /health``
-answers the status a test sets. It imports nothing from ``outlast``."""
+answers the status a test sets, and whose ``POST /restart`` (a restart webhook) counts
+its calls and answers ``restart_status``. It imports nothing from ``outlast``."""
 
 from __future__ import annotations
 
@@ -16,11 +17,22 @@ class HealthEndpoint:
 
     def __init__(self) -> None:
         self.status = 200
+        self.restart_status = 202
+        self.restarts = 0
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 code = endpoint.status if self.path == "/health" else 404
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                code = 404
+                if self.path == "/restart":
+                    endpoint.restarts += 1
+                    code = endpoint.restart_status
                 self.send_response(code)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -32,6 +44,7 @@ class HealthEndpoint:
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/health"
+        self.restart_url = f"http://127.0.0.1:{self.port}/restart"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

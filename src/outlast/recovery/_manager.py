@@ -27,6 +27,7 @@ from outlast.recovery._statistics import RecoveryStatistics
 from outlast.recovery._strategies import STRATEGIES, RecoveryJob, call_maybe_async
 from outlast.recovery._strategy import RecoveryStrategy, strategy_of
 from outlast.resilience._events import RecoveryFailed, publish
+from outlast.resilience.retry import _testmode
 from outlast.store import RecoveryAttempt, Store
 
 __all__ = ["RecoveryManager"]
@@ -185,6 +186,7 @@ class RecoveryManager:
             probe_interval=self.probe_interval,
             ready_timeout=self.ready_timeout,
             last_error=error,
+            skip_sleeps=_testmode.current().enabled,
         )
 
     # -- after a recovery ------------------------------------------------------------

@@ -54,7 +54,14 @@ class RecoveryJob:
     result: Any = None
     reason: str = ""
     limit_hit: bool = False
+    skip_sleeps: bool = False
     errors: list[str] = field(default_factory=list)
+
+    async def sleep(self, seconds: float) -> None:
+        """A backoff sleep on the job's clock, skipped while ``outlast.testing.set_testing``
+        is on (waits for a breaker or a probe are never skipped: they wait on the service)."""
+        if not self.skip_sleeps:
+            await self.clock.asleep(seconds)
 
     async def attempt(self) -> bool:
         """Run the recovery function once; True (and the result kept) when it succeeds."""
@@ -91,7 +98,7 @@ async def exponential_backoff(job: RecoveryJob) -> None:
         if await job.attempt() or job.call is None:
             return
         if number < job.max_attempts:
-            await job.clock.asleep(backoff.next_delay(number))
+            await job.sleep(backoff.next_delay(number))
 
 
 async def circuit_breaker_recovery(job: RecoveryJob) -> None:

@@ -23,9 +23,11 @@ from outlast.recovery import (
     RecoveryManager,
     RecoveryStatistics,
     RecoveryStrategy,
+    RestartFailedError,
     RestartLimit,
     Service,
     ServiceRegistry,
+    WebhookRestart,
     http_probe,
     managed_redis,
     redis_service,
@@ -170,3 +172,23 @@ async def test_a_restart_hook_that_fails_is_counted_and_the_limit_holds() -> Non
     assert success is False
     assert "exited with status 1" in str(last)
     assert registry.limiter("dead").restarts == 2
+
+
+async def test_webhook_restart_posts_to_its_fixed_url() -> None:
+    """A webhook hook POSTs to its URL; an unexpected status fails the restart by name."""
+    with HealthEndpoint() as endpoint:
+        hook = WebhookRestart(url=endpoint.restart_url)
+        await hook.restart()
+        assert endpoint.restarts == 1
+        endpoint.restart_status = 500
+        with pytest.raises(RestartFailedError, match="restart webhook answered 500"):
+            await hook.restart()
+        assert endpoint.restarts == 2
+
+
+def test_restart_hooks_refuse_bad_definitions() -> None:
+    """An empty argv or a non-HTTP webhook URL is refused when the hook is made."""
+    with pytest.raises(ValueError, match="argv must be non-empty strings"):
+        ArgvRestart(argv=())
+    with pytest.raises(ValueError, match="must be an http"):
+        WebhookRestart(url="file:///etc/passwd")

@@ -267,3 +267,16 @@ async def test_cancellation_is_not_swallowed() -> None:
         await manager(FakeClock()).recover_from_error(
             ERROR, CONTEXT, RecoveryStrategy.IMMEDIATE_RETRY, interrupted
         )
+
+
+async def test_testing_mode_skips_backoff_sleeps() -> None:
+    """With outlast.testing.set_testing(True), EXPONENTIAL_BACKOFF retries without sleeping."""
+    from outlast.testing import set_testing
+
+    clock = FakeClock()
+    with set_testing(True):
+        ok = await manager(clock).recover_from_error(
+            ERROR, CONTEXT, RecoveryStrategy.EXPONENTIAL_BACKOFF, Flaky(3)
+        )
+    assert ok == (True, "ok")
+    assert clock.sleeps == []
