@@ -133,31 +133,44 @@ class Flusher:
     def _pass(self) -> None:
         self._busy = True
         try:
-            self._gather()
-            self._write_pending()
+            # One batch at a time: built events are counted before the next batch is built.
+            more = True
+            while more:
+                more = self._gather_batch()
+                if not self._count_pending():
+                    break  # Redis is down: the rest waits in the buffer
+            self._store_oldest()
         except Exception:  # a bug must not stop the thread every recorder relies on
             log.exception("flushing monitoring events failed")
         finally:
             self._busy = False
 
-    def _gather(self) -> None:
-        while True:
-            taken = self.buffer.take(self.batch_size)
-            if not (taken.captures or taken.successes or taken.tallies or taken.dropped):
-                return
-            events = [e for e in map(self._build, taken.captures) if e is not None]
-            batch = Batch(
-                events=events,
-                successes=taken.successes,
-                tallies=taken.tallies,
-                dropped=taken.dropped,
-                taken_at=self.clock.time(),
-            )
+    def _gather_batch(self) -> bool:
+        """Take one batch from the buffer; True if it was full (more may wait)."""
+        taken = self.buffer.take(self.batch_size)
+        if not (taken.captures or taken.successes or taken.tallies or taken.dropped):
+            return False
+        events = [e for e in map(self._build, taken.captures) if e is not None]
+        batch = Batch(
+            events=events,
+            successes=taken.successes,
+            tallies=taken.tallies,
+            dropped=taken.dropped,
+            taken_at=self.clock.time(),
+        )
+        tail = self._pending[-1] if self._pending else None
+        # While Redis is down, each pass would add a batch (if only of success counts):
+        # a batch not yet sent takes the new one in, so waiting batches stay few and full.
+        if tail is not None and not tail.counts_sent and self._fits(tail, batch):
+            _carry_counts(batch, tail, events_too=True)
+        else:
             self._pending.append(batch)
-            self._pending_events += len(events)
-            self._bound()
-            if len(taken.captures) < self.batch_size:
-                return
+        self._pending_events += len(events)
+        self._bound()
+        return len(taken.captures) == self.batch_size
+
+    def _fits(self, tail: Batch, batch: Batch) -> bool:
+        return len(tail.events) + len(batch.events) <= self.batch_size
 
     def _build(self, capture: Capture) -> ErrorEventData | None:
         try:
@@ -181,17 +194,24 @@ class Flusher:
             log.warning("monitoring dropped %d events: redis unavailable", len(oldest.events))
             _carry_counts(oldest, self._pending[0])
 
-    def _write_pending(self) -> None:
-        """Count every pending batch, then store the oldest one: the store is the slower
-        writer, so it must never hold the counters back."""
-        for batch in self._pending:
-            if not self.counters.apply(batch):
-                return
-        if self._pending and self._store_batch(self._pending[0]):
-            done = self._pending.popleft()
-            self._pending_events -= len(done.events)
-            if self._pending:
-                self._wake.set()  # more to store: go on at once
+    def _count_pending(self) -> bool:
+        """Count every pending batch in Redis, in order; False if Redis did not answer."""
+        return all(self.counters.apply(batch) for batch in self._pending)
+
+    def _store_oldest(self) -> None:
+        """Store the oldest counted batch's events, and retire every batch that is done.
+        One batch per pass: the store is the slower writer and must not hold counting back."""
+        stored_one = False
+        while self._pending and self._pending[0].counted:
+            head = self._pending[0]
+            if len(head.events) > head.stored and self._open_store is not None:
+                if stored_one or not self._store_batch(head):
+                    break
+                stored_one = True
+            self._pending.popleft()
+            self._pending_events -= len(head.events)
+        if stored_one and self._pending:
+            self._wake.set()  # more to store: go on at once
 
     def _store_batch(self, batch: Batch) -> bool:
         if self._open_store is None or not batch.events:
@@ -218,10 +238,15 @@ class Flusher:
             loop.close()
 
 
-def _carry_counts(dropped: Batch, into: Batch) -> None:
-    """Keep a dropped batch's successes, tallies and drop count by adding them to ``into``."""
-    into.dropped += dropped.dropped + len(dropped.events)
-    for operation, count in dropped.successes.items():
+def _carry_counts(source: Batch, into: Batch, *, events_too: bool = False) -> None:
+    """Move ``source``'s successes, tallies and drop count into ``into``; its events too
+    when ``events_too``, else they count as dropped."""
+    if events_too:
+        into.events.extend(source.events)
+        into.dropped += source.dropped
+    else:
+        into.dropped += source.dropped + len(source.events)
+    for operation, count in source.successes.items():
         into.successes[operation] = into.successes.get(operation, 0) + count
-    for name, count in dropped.tallies.items():
+    for name, count in source.tallies.items():
         into.tallies[name] = into.tallies.get(name, 0) + count

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 import outlast
 from outlast import handle_errors
-from outlast.config import BulkheadConfig
+from outlast.config import BulkheadConfig, CircuitBreakerConfig
 from outlast.errors import BulkheadCapacityError, ErrorContext, ErrorSeverity
 from outlast.monitoring import ErrorMonitor
-from outlast.resilience import Bulkhead
+from outlast.resilience import Bulkhead, CircuitBreaker
+from outlast.resilience._events import publish
 from outlast.store import Alert, RedisStore
 from outlast.testing import FakeClock
 
@@ -103,6 +106,35 @@ def test_handle_errors_feeds_successes_and_failures(redis_url: str, namespace: s
     assert stats["by_category"] == {"network": 10, "resource": 1}
     assert stats["services"]["inventory"]["1h"]["errors"] == 11
     monitor.close()
+
+
+def test_breaker_transitions_and_recoveries_are_heard(redis_url: str, namespace: str) -> None:
+    """A breaker's transitions are tallied; a recovery-style event carrying an error is
+    recorded as an error whose recovery was attempted and failed."""
+    monitor = _monitor(redis_url, namespace, store_events=False)
+    monitor.listen()
+    breaker = CircuitBreaker("mon-breaker", config=CircuitBreakerConfig())
+    try:
+        breaker.force_open()
+        publish(
+            RecoveryLike("db.reconnect", "db", _raised(ConnectionError("db still down")))  # type: ignore[arg-type]
+        )
+        assert monitor.flush(timeout=20)
+    finally:
+        monitor.unlisten()
+    stats = monitor.get_monitoring_stats()
+    assert stats["tallies"] == {"breaker|mon-breaker|open": 1}
+    assert stats["services"]["db"]["1m"]["errors"] == 1
+    monitor.close()
+
+
+@dataclass(frozen=True)
+class RecoveryLike:
+    """An event shaped like the recovery system's: an operation, a service and an error."""
+
+    operation: str
+    service: str
+    error: BaseException
 
 
 async def test_sync_and_async_readers_agree(redis_url: str, namespace: str) -> None:

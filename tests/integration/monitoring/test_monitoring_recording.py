@@ -88,8 +88,8 @@ def test_fifty_thousand_events_from_threads_and_processes_count_exactly(
 
 
 def test_nothing_is_lost_while_redis_is_down(namespace: str) -> None:
-    """Events recorded while Redis is stopped wait in the buffer and are all counted, once,
-    when a Redis answers on that port again."""
+    """Events and successes recorded while Redis is stopped wait in the buffer and are all
+    counted, once, when a Redis answers on that port again."""
     server = start_redis_server()
     port = server.port
     monitor = ErrorMonitor(
@@ -101,6 +101,8 @@ def test_nothing_is_lost_while_redis_is_down(namespace: str) -> None:
         assert monitor.get_monitoring_stats()["total_errors"] == 1_000
         server.stop()
         _record_many(monitor, 5_000, None)
+        for _ in range(300):
+            monitor.note_success("load.write")
         time.sleep(2.0)  # the flusher keeps failing meanwhile
         assert not monitor.get_monitoring_stats()["redis_available"]
         assert monitor.buffered == 5_000
@@ -109,6 +111,8 @@ def test_nothing_is_lost_while_redis_is_down(namespace: str) -> None:
         stats = monitor.get_monitoring_stats()
         assert stats["total_errors"] == 5_000
         assert stats["windows"]["5m"]["errors"] == 5_000
+        assert stats["total_successes"] == 300
+        assert stats["windows"]["5m"]["failure_ratio"] == 5_000 / 5_300
         assert monitor.dropped == 0
     finally:
         monitor.close(timeout=1)
