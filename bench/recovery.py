@@ -141,7 +141,7 @@ async def http_faults(mode: Any) -> list[tuple[float, float]]:
         registry = ServiceRegistry()
         url = f"http://127.0.0.1:{proxy.port}/health"
         probe = http_probe(url, timeout=PROBE_TIMEOUT)
-        registry.register(Service(name="http", probe=probe, probe_timeout=PROBE_TIMEOUT + 0.5))
+        registry.register(Service(name="http", probe=probe, probe_timeout=PROBE_TIMEOUT))
 
         def fault() -> None:
             if mode == "503":

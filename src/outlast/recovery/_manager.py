@@ -6,13 +6,14 @@
 recovery is stored as one ``RecoveryAttempt`` (its ``attempts`` counts the tries), counted
 in the shared statistics, announced as ``RecoveryFailed`` on the resilience event bus when
 it fails, and followed by the matching callbacks. A store or Redis that does not answer is
-logged, never raised. The sync twin runs the same core on a private event loop.
+logged, never raised. The sync twin runs the same core on the manager's private loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import functools
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,13 +23,14 @@ from outlast.config import RetryConfig, get_retry_config
 from outlast.errors import ErrorContext
 from outlast.recovery._callbacks import RecoveryCallback, RecoveryCallbacks
 from outlast.recovery._outcome import RecoveryOutcome
+from outlast.recovery._private_loop import PrivateLoop
 from outlast.recovery._registry import ServiceRegistry
 from outlast.recovery._statistics import RecoveryStatistics
 from outlast.recovery._strategies import STRATEGIES, RecoveryJob, call_maybe_async
 from outlast.recovery._strategy import RecoveryStrategy, strategy_of
-from outlast.resilience._events import RecoveryFailed, publish
+from outlast.resilience._events import publish
 from outlast.resilience.retry import _testmode
-from outlast.store import RecoveryAttempt, Store
+from outlast.store import Store
 
 __all__ = ["RecoveryManager"]
 
@@ -77,6 +79,7 @@ class RecoveryManager:
         self._statistics_source = statistics_source
         self._degraded: dict[str, Callable[[], Any]] = {}
         self._operations: dict[str, Callable[[], Any]] = {}
+        self._private_loop = PrivateLoop("outlast-recovery")
 
     # -- registration ----------------------------------------------------------------
 
@@ -132,7 +135,7 @@ class RecoveryManager:
             log.exception("recovery of %s with %s failed unexpectedly", job.service, chosen.value)
             job.failed(unexpected)
         outcome = _outcome(job, error, chosen)
-        await self._after(outcome, job, started)
+        await self._after(outcome, started)
         return (True, job.result) if job.successful else (False, job.last_error)
 
     def recover_from_error_sync(
@@ -145,17 +148,15 @@ class RecoveryManager:
         *,
         service: str | None = None,
     ) -> tuple[bool, Any]:
-        """The sync twin: the same recovery, run on a private event loop (in a helper
-        thread when the caller's thread already runs one)."""
-
-        def run() -> tuple[bool, Any]:
-            return asyncio.run(
-                self.recover_from_error(
-                    error, context, strategy, recovery_function, max_attempts, service=service
-                )
-            )
-
-        return _outside_running_loop(run)
+        """The sync twin: the same recovery, run on the manager's private event loop; a sync
+        ``recovery_function`` runs in a worker thread so concurrent callers do not queue."""
+        function = recovery_function
+        if recovery_function is not None and not _is_async(recovery_function):
+            function = functools.partial(asyncio.to_thread, recovery_function)
+        coroutine = self.recover_from_error(
+            error, context, strategy, function, max_attempts, service=service
+        )
+        return self._private_loop.run(coroutine)
 
     def _job(
         self,
@@ -191,39 +192,22 @@ class RecoveryManager:
 
     # -- after a recovery ------------------------------------------------------------
 
-    async def _after(self, outcome: RecoveryOutcome, job: RecoveryJob, started: float) -> None:
-        await self._record(outcome, job, started)
+    async def _after(self, outcome: RecoveryOutcome, started: float) -> None:
+        await self._record(outcome, started)
         statistics = self.statistics
         if statistics is not None:
             await statistics.record(
                 strategy=outcome.strategy, service=outcome.service, successful=outcome.successful
             )
         if not outcome.successful:
-            publish(_failed_event(outcome))
+            publish(outcome.failed_event())
         await self.callbacks.run(outcome)
 
-    async def _record(self, outcome: RecoveryOutcome, job: RecoveryJob, started: float) -> None:
+    async def _record(self, outcome: RecoveryOutcome, started: float) -> None:
         store = self.store
         if store is None:
             return
-        last = outcome.last_error
-        attempt = RecoveryAttempt(
-            service=outcome.service,
-            strategy=outcome.strategy,
-            started_at=started,
-            finished_at=max(started, self.clock.time()),
-            successful=outcome.successful,
-            attempts=max(1, outcome.attempts),
-            error_type=None if outcome.successful or last is None else type(last).__name__,
-            error_message=None if outcome.successful or last is None else str(last)[:1000],
-            details={
-                "operation": outcome.operation,
-                "original_error": type(outcome.error).__name__,
-                "reason": outcome.reason,
-                "limit_hit": job.limit_hit,
-                "errors": list(job.errors),
-            },
-        )
+        attempt = outcome.attempt_record(started_at=started, finished_at=self.clock.time())
         try:
             await store.record_recovery_attempt(attempt)
         except Exception as error:
@@ -296,25 +280,12 @@ def _outcome(job: RecoveryJob, error: BaseException, strategy: RecoveryStrategy)
         result=job.result if job.successful else None,
         last_error=None if job.successful else job.last_error,
         reason=job.reason,
+        limit_hit=job.limit_hit,
+        errors=tuple(job.errors),
     )
 
 
-def _failed_event(outcome: RecoveryOutcome) -> RecoveryFailed:
-    return RecoveryFailed(
-        operation=outcome.operation,
-        service=outcome.service,
-        strategy=outcome.strategy,
-        error=outcome.last_error or outcome.error,
-        attempts=outcome.attempts,
-        reason=outcome.reason,
+def _is_async(fn: Callable[[], Any]) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
     )
-
-
-def _outside_running_loop(run: Callable[[], T]) -> T:
-    """``run()`` here, or in a helper thread if this thread runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()

@@ -3,7 +3,10 @@ no restart storm from a service that fails every probe (fake clock)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from mongomock_motor import AsyncMongoMockClient
 
 from outlast import ErrorContext
 from outlast.recovery import (
@@ -18,6 +21,7 @@ from outlast.recovery import (
 )
 from outlast.recovery._restart_limit import LIMIT_HIT
 from outlast.resilience import RecoveryFailed, add_listener
+from outlast.store import MongoStore
 from outlast.testing import FakeClock
 
 
@@ -76,8 +80,10 @@ def test_bad_limits_are_named() -> None:
 
 
 async def test_restart_storm_is_capped_and_recorded_as_a_failure() -> None:
-    """A service failing every probe is restarted burst times, then refused with an event."""
-    clock = FakeClock()
+    """A service failing every probe is restarted burst times, then refused: the refusal is
+    stored as a failed recovery and published for monitoring."""
+    clock = FakeClock(wall_start=time.time())  # mongomock expires records by the real clock
+    store = MongoStore(AsyncMongoMockClient()["outlast_test"], namespace="storm", clock=clock)
     hook = CountingRestart()
 
     async def never_healthy() -> ProbeResult:
@@ -88,6 +94,7 @@ async def test_restart_storm_is_capped_and_recorded_as_a_failure() -> None:
     registry.register(Service(name="search", probe=never_healthy, restart=hook))
     manager = RecoveryManager(
         registry=registry,
+        store=store,
         statistics=RecoveryStatistics(None),
         clock=clock,
         probe_interval=1.0,
@@ -120,6 +127,9 @@ async def test_restart_storm_is_capped_and_recorded_as_a_failure() -> None:
         service="search",
     )
     assert (again, hook.runs) == (False, 5)
+    stored = await store.list_recovery_attempts(service="search", successful=False)
+    assert [record.details["limit_hit"] for record in stored] == [True, True]
+    assert stored[0].details["reason"] == "restart limit hit"
 
 
 def test_unlisted_restart_hooks_are_refused() -> None:
