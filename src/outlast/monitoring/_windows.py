@@ -97,20 +97,32 @@ Increments = Counter[tuple[str, str]]
 
 def error_increments(events: Iterable[ErrorEventData]) -> Increments:
     """The counter increments of ``events`` in both granularities."""
+    # Events of a batch mostly share what they are counted by: group them first.
+    groups = Counter(
+        (
+            e.fingerprint,
+            e.operation,
+            e.service,
+            e.category.value,
+            e.severity.value,
+            int(e.occurred_at // FINE.seconds),
+            int(e.occurred_at // COARSE.seconds),
+        )
+        for e in events
+    )
     added: Increments = Counter()
-    for event in events:
+    for (fingerprint, operation, service, category, severity, fine, coarse), n in groups.items():
         fields = (
             field_name(Dim.TOTAL, "", "e"),
-            field_name(Dim.FINGERPRINT, event.fingerprint, "e"),
-            field_name(Dim.OPERATION, event.operation, "e"),
-            field_name(Dim.SERVICE, event.service, "e"),
-            field_name(Dim.CATEGORY, event.category.value, "e"),
-            field_name(Dim.SEVERITY, event.severity.value, "e"),
+            field_name(Dim.FINGERPRINT, fingerprint, "e"),
+            field_name(Dim.OPERATION, operation, "e"),
+            field_name(Dim.SERVICE, service, "e"),
+            field_name(Dim.CATEGORY, category, "e"),
+            field_name(Dim.SEVERITY, severity, "e"),
         )
-        for size in (FINE, COARSE):
-            suffix = size.suffix(int(event.occurred_at // size.seconds))
+        for suffix in (FINE.suffix(fine), COARSE.suffix(coarse)):
             for field in fields:
-                added[suffix, field] += 1
+                added[suffix, field] += n
     return added
 
 
