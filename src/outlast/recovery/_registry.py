@@ -1,13 +1,15 @@
 """``ServiceRegistry``: the services of this process, and probing, healing and restarting them.
 
 Restarts go through each service's ``RestartLimiter``; a restart the limit refuses is not
-run (the caller records a recovery failure). Only allow-listed restart hooks can be
+run (the caller records a recovery failure), and concurrent requests to restart one service
+share one restart. Only allow-listed restart hooks can be
 registered. Nothing here raises a probe's or a healer's error: answers are ``ProbeResult``s
 and ``RestartDecision``s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ class ServiceRegistry:
         self._services: dict[str, Service] = {}
         self._limiters: dict[str, RestartLimiter] = {}
         self._allowed: list[RestartHook] = []
+        self._restarting: dict[str, asyncio.Future[RestartDecision]] = {}
         self._lock = threading.Lock()
 
     def allow_restart_hook(self, hook: RestartHook) -> None:
@@ -96,22 +99,43 @@ class ServiceRegistry:
     async def restart(self, name: str) -> RestartDecision:
         """Restart service ``name`` through its hook, after the delay its limit asks for.
 
-        Refused (not run) without a hook, or when the burst limit is hit.
+        Refused (not run) without a hook, or when the burst limit is hit. Callers that ask
+        while a restart of the same service is under way share its decision instead of
+        restarting again.
         """
         service = self._services.get(name)
         if service is None or service.restart is None:
             return RestartDecision(
                 restarted=False, refused=True, reason=f"service {name!r} has no restart hook"
             )
+        running = self._restarting.get(name)
+        if running is not None and running.get_loop() is asyncio.get_running_loop():
+            return await asyncio.shield(running)
+        task = asyncio.ensure_future(self._restart(name, service.restart))
+        self._restarting[name] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done() and self._restarting.get(name) is task:
+                del self._restarting[name]
+
+    async def _restart(self, name: str, hook: RestartHook) -> RestartDecision:
         limiter = self._limiters[name]
-        wait = limiter.decide(self.clock.monotonic())
+        now = self.clock.monotonic()
+        wait = limiter.decide(now)
         if wait == LIMIT_HIT:
             return RestartDecision(restarted=False, refused=True, reason="restart limit hit")
+        limiter.restarted(now + wait)  # counted now, so no other restart can slip in first
         if wait > 0:
             await self.clock.asleep(wait)
-        limiter.restarted(self.clock.monotonic())
         try:
-            await service.restart.restart()
+            await hook.restart()
         except Exception as error:
             return RestartDecision(restarted=False, waited=wait, reason=f"restart failed: {error}")
         return RestartDecision(restarted=True, waited=wait)
+
+    async def probe_all(self) -> dict[str, ProbeResult]:
+        """Every registered service's probe, run concurrently, by name."""
+        names = self.names()
+        results = await asyncio.gather(*(self.probe(name) for name in names))
+        return dict(zip(names, results, strict=True))

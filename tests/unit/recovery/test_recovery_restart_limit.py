@@ -4,6 +4,8 @@ no restart storm from a service that fails every probe (fake clock)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
@@ -142,3 +144,43 @@ def test_unlisted_restart_hooks_are_refused() -> None:
     registry = ServiceRegistry()
     with pytest.raises(ConfigurationError, match="not allow-listed"):
         registry.register(Service(name="db", probe=probe, restart=CountingRestart()))
+
+
+async def test_concurrent_recoveries_share_one_restart() -> None:
+    """Two recoveries of one service at once run its restart hook once, not twice."""
+    import asyncio
+
+    clock = FakeClock()
+    state = {"healthy": False}
+
+    class SlowRestart:
+        runs = 0
+
+        async def restart(self) -> None:
+            self.runs += 1
+            await asyncio.sleep(0.01)  # both recoveries arrive while this one runs
+            state["healthy"] = True
+
+    hook = SlowRestart()
+
+    async def probe() -> ProbeResult:
+        return ProbeResult(healthy=state["healthy"])
+
+    registry = ServiceRegistry(clock=clock)
+    registry.allow_restart_hook(hook)
+    registry.register(Service(name="queue", probe=probe, restart=hook))
+    manager = RecoveryManager(registry=registry, statistics=RecoveryStatistics(None), clock=clock)
+
+    def recover() -> Coroutine[Any, Any, tuple[bool, Any]]:
+        return manager.recover_from_error(
+            ConnectionError(),
+            ErrorContext(operation="publish"),
+            "service_restart",
+            lambda: "sent",
+            service="queue",
+        )
+
+    results = await asyncio.gather(recover(), recover())
+    assert list(results) == [(True, "sent"), (True, "sent")]
+    assert hook.runs == 1
+    assert {name: r.healthy for name, r in (await registry.probe_all()).items()} == {"queue": True}
