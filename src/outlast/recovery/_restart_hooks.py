@@ -38,7 +38,8 @@ class ArgvRestart:
 
     With ``wait`` the command must exit 0 within ``timeout`` (a ``systemctl restart``);
     without it the command is started and left running (a server started in the
-    foreground), and ``started`` keeps its process so its owner can stop it by pid.
+    foreground), and ``started`` keeps the started processes still running, so their owner
+    can stop them by pid.
     """
 
     argv: tuple[str, ...]
@@ -68,7 +69,8 @@ class ArgvRestart:
             )
         except OSError as error:
             raise RestartFailedError(f"cannot run {self.argv[0]}: {error}") from error
-        self.started.append(process)
+        # Reap the ones that ended since (no zombies); the running ones stay listed.
+        self.started[:] = [*(p for p in self.started if p.poll() is None), process]
 
     def _run_to_end(self) -> None:
         try:

@@ -192,3 +192,15 @@ def test_restart_hooks_refuse_bad_definitions() -> None:
         ArgvRestart(argv=())
     with pytest.raises(ValueError, match="must be an http"):
         WebhookRestart(url="file:///etc/passwd")
+
+
+async def test_started_commands_that_ended_are_not_kept() -> None:
+    """A long-running argv hook lists only the processes it started that still run."""
+    hook = ArgvRestart(argv=("true",), wait=False)
+    await hook.restart()
+    first = hook.started[0]
+    first.wait()
+    await hook.restart()
+    assert len(hook.started) == 1
+    assert hook.started[0] is not first
+    hook.started[0].wait()
