@@ -162,6 +162,11 @@ class ErrorMonitor:
         for stop in unsubscribe:
             stop()
 
+    @property
+    def listening(self) -> bool:
+        """Whether this monitor hears the core's events."""
+        return bool(self._unsubscribe)
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Write everything recorded so far; False if it was not all written in time."""
         return self._started().flusher.drain(timeout)
@@ -294,7 +299,10 @@ class ErrorMonitor:
         try:
             self._started().flusher.start()
         except Exception:
-            log.exception("starting the monitoring flusher failed; events stay buffered")
+            # Without a flusher nothing would ever drain the buffer: stop hearing the core
+            # rather than hold counts forever, and say so once.
+            log.exception("monitoring is off: its flusher could not start")
+            self.unlisten()
 
     def _after_fork_in_child(self) -> None:
         self._buffer.reset_after_fork()
