@@ -135,7 +135,10 @@ class RecoveryManager:
             log.exception("recovery of %s with %s failed unexpectedly", job.service, chosen.value)
             job.failed(unexpected)
         outcome = _outcome(job, error, chosen)
-        await self._after(outcome, started)
+        try:
+            await self._after(outcome, started)
+        except Exception:  # recording and cleanup never change the caller's answer
+            log.exception("after the recovery of %s: reporting failed", job.service)
         return (True, job.result) if job.successful else (False, job.last_error)
 
     def recover_from_error_sync(
