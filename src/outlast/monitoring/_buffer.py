@@ -93,7 +93,7 @@ class CaptureBuffer:
         return bool(self._success_log or self._tallies or self._dropped)
 
     def reset_after_fork(self) -> None:
-        """In a forked child: forget the parent's items (the parent flushes them)."""
+        """Forget every item: in a forked child (the parent flushes them), or on reset."""
         self._lock = threading.Lock()
         self._captures = deque()
         self._success_log = deque()

@@ -72,6 +72,7 @@ class Flusher:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = False
+        self._last_pass = True
 
     # -- control ------------------------------------------------------------------------
 
@@ -109,8 +110,10 @@ class Flusher:
         quiet = len(self.buffer) == 0 and not self.buffer.has_counts() and not self._pending
         return quiet and not self._busy
 
-    def stop(self) -> None:
-        """Stop the thread (after one last pass) and close the store."""
+    def stop(self, *, last_pass: bool = True) -> None:
+        """Stop the thread (after one last pass, unless not ``last_pass``) and close the
+        store."""
+        self._last_pass = last_pass
         self._stop.set()
         self._wake.set()
         thread = self._thread
@@ -126,7 +129,8 @@ class Flusher:
                 self._wake.wait(self.interval)
                 self._wake.clear()
                 self._pass()
-            self._pass()
+            if self._last_pass:
+                self._pass()
         finally:
             self._close_loop()
 

@@ -180,6 +180,16 @@ class ErrorMonitor:
         parts.flusher.stop()
         return flushed
 
+    def reset(self) -> None:
+        """Forget everything, unwritten events included, and read the settings again on next
+        use (for tests that change settings or stop Redis). Never blocks on Redis."""
+        with self._lock:
+            parts, self._parts = self._parts, None
+        if parts is not None:
+            parts.flusher.stop(last_pass=False)
+            parts.link.close()
+        self._buffer.reset_after_fork()
+
     @property
     def buffered(self) -> int:
         """Events recorded in this process and not yet written."""

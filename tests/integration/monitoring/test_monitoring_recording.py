@@ -7,7 +7,10 @@ import os
 import threading
 import time
 
+import pytest
+
 from _servers import start_redis_server
+from outlast.config import reload_settings
 from outlast.errors import ErrorContext, ErrorSeverity
 from outlast.monitoring import ErrorMonitor
 from outlast.testing import FakeClock
@@ -139,3 +142,32 @@ def test_a_full_buffer_drops_and_counts(namespace: str) -> None:
     finally:
         monitor.close(timeout=1)
         server.stop()
+
+
+def test_reset_forgets_and_rereads_the_settings(
+    namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After reset, a monitor that wrote to a Redis now stopped holds nothing and writes to
+    the Redis the settings name now, without waiting for the dead one."""
+    first, second = start_redis_server(), start_redis_server()
+    monkeypatch.setenv("OUTLAST_REDIS_URL", first.url)
+    reload_settings()
+    monitor = ErrorMonitor(namespace=namespace, store_events=False)
+    try:
+        _record_many(monitor, 10, None)
+        assert monitor.flush(timeout=10)
+        first.stop()
+        _record_many(monitor, 200, None)
+        started = time.monotonic()
+        monitor.reset()
+        assert time.monotonic() - started < 3.0
+        assert monitor.buffered == 0
+        monkeypatch.setenv("OUTLAST_REDIS_URL", second.url)
+        reload_settings()
+        _record_many(monitor, 30, None)
+        assert monitor.flush(timeout=10)
+        assert monitor.get_monitoring_stats()["total_errors"] == 30
+    finally:
+        monitor.close(timeout=1)
+        first.stop()
+        second.stop()
