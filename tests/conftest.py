@@ -18,6 +18,7 @@ import redis
 
 from _servers import delete_keys_with_prefix, redis_answers
 from outlast.config import reload_settings
+from outlast.monitoring import error_monitor
 from outlast.resilience import reset_bulkheads, reset_circuit_breakers
 from outlast.resilience.retry import _testmode
 
@@ -31,6 +32,7 @@ GLOBAL_STATE_RESETS: list[Callable[[], object]] = [
     reset_circuit_breakers,
     reset_bulkheads,
     reload_settings,
+    error_monitor.reset,  # a test's events and settings never reach the next test's monitor
 ]
 
 
