@@ -7,6 +7,9 @@ redelivered, not lost), prefetch 1 (a worker holds only the task it runs),
 redelivered one), a soft shutdown window, JSON only, and a Redis visibility timeout of
 ``broker_visibility_timeout`` with an unacked-restore sweep every tenth of it, so work held
 by a worker that died comes back within about that time instead of after an hour.
+Every worker also runs the consumer watchdog (``_watchdog``) and a consumer that outlives
+the loss of its Redis broker (``_broker_loss``); beat's ledger sweep sends again what the
+broker lost before it started (``_ledger_sweep``).
 """
 
 from __future__ import annotations
