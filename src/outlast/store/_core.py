@@ -7,6 +7,7 @@ Every public method is wrapped by ``translated``, so no driver error leaves it u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -275,6 +276,10 @@ class StoreCore:
     async def resolve_alert(self, alert_id: str, *, at: float | None = None) -> Alert | None:
         when = self._now(at)
         return await self._alerts.resolve(await self._handle("alerts"), alert_id, at=when)
+
+    @translated
+    async def update_alert(self, alert_id: str, change: Callable[[Alert], Alert]) -> Alert | None:
+        return await self._alerts.update(await self._handle("alerts"), alert_id, change)
 
     # -- snapshots ------------------------------------------------------------------------
 

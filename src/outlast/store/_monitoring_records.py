@@ -7,6 +7,7 @@ Records check themselves as described in ``_records``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,6 +17,7 @@ from outlast.store._errors import InvalidRecordError
 from outlast.store._fields import (
     check_count,
     check_flag,
+    check_json,
     check_json_object,
     check_optional_text,
     check_optional_timestamp,
@@ -33,6 +35,7 @@ __all__ = [
     "ErrorEvent",
     "RecoveryAttempt",
     "Snapshot",
+    "changed_alert",
     "merge_alert",
     "resolved_alert",
 ]
@@ -128,9 +131,13 @@ class Alert(Record):
 
     Raising an alert whose ``id`` is already active merges into it (see
     :func:`merge_alert`); a resolved alert is resolved by ``Store.resolve_alert``.
+    ``labels`` identify the alert (monitoring derives ``id`` from them);
+    ``acknowledged_at``/``acknowledged_by`` record who took it; ``notified_at`` is its first
+    notification (the escalation clock starts there) and ``last_notified_at`` its latest;
+    ``notifications`` lists the notifications planned for it (JSON objects, oldest first).
     """
 
-    json_fields = ("details",)
+    json_fields = ("details", "labels", "notifications")
 
     alert_type: str
     severity: ErrorSeverity
@@ -144,6 +151,12 @@ class Alert(Record):
     occurrences: int = 1
     escalation_level: int = 0
     details: Any = field(default_factory=dict)
+    labels: Any = field(default_factory=dict)
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    notified_at: float | None = None
+    last_notified_at: float | None = None
+    notifications: Any = field(default_factory=list)
     id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -164,8 +177,31 @@ class Alert(Record):
             resolved_at=check_optional_timestamp(name, "resolved_at", self.resolved_at),
             details=check_json_object(name, "details", self.details),
         )
+        self._check_lifecycle(name)
         check_order(name, "created_at", self.created_at, "updated_at", self.updated_at)
         self._check_resolution()
+
+    def _check_lifecycle(self, name: str) -> None:
+        labels = check_json_object(name, "labels", self.labels)
+        for key, value in labels.items():
+            if not isinstance(value, str):
+                raise InvalidRecordError(name, f"labels[{key!r}]", "must be a string")
+        notifications = check_json(name, "notifications", self.notifications)
+        if not isinstance(notifications, list) or not all(
+            isinstance(item, dict) for item in notifications
+        ):
+            raise InvalidRecordError(name, "notifications", "must be a list of JSON objects")
+        check_optional_text(name, "acknowledged_by", self.acknowledged_by)
+        set_fields(
+            self,
+            labels=labels,
+            notifications=notifications,
+            acknowledged_at=check_optional_timestamp(name, "acknowledged_at", self.acknowledged_at),
+            notified_at=check_optional_timestamp(name, "notified_at", self.notified_at),
+            last_notified_at=check_optional_timestamp(
+                name, "last_notified_at", self.last_notified_at
+            ),
+        )
 
     def _check_resolution(self) -> None:
         resolved = self.status is AlertStatus.RESOLVED
@@ -182,8 +218,9 @@ def merge_alert(existing: Alert | None, incoming: Alert) -> Alert:
 
     Over an active alert: the new severity, title, message and details win; ``created_at``
     stays the first raise; occurrences add up; the escalation level never goes down (a
-    re-raise must not undo an escalation). Over nothing or a resolved alert: ``incoming``
-    starts afresh.
+    re-raise must not undo an escalation); labels are the incoming ones when it has any;
+    acknowledgement, notification times and planned notifications stay as stored. Over
+    nothing or a resolved alert: ``incoming`` starts afresh.
     """
     if incoming.status is not AlertStatus.ACTIVE:
         raise InvalidRecordError("Alert", "status", "only an active alert can be raised")
@@ -195,7 +232,23 @@ def merge_alert(existing: Alert | None, incoming: Alert) -> Alert:
         updated_at=max(existing.updated_at, incoming.updated_at),
         occurrences=existing.occurrences + incoming.occurrences,
         escalation_level=max(existing.escalation_level, incoming.escalation_level),
+        labels=incoming.labels or existing.labels,
+        acknowledged_at=existing.acknowledged_at,
+        acknowledged_by=existing.acknowledged_by,
+        notified_at=existing.notified_at,
+        last_notified_at=existing.last_notified_at,
+        notifications=existing.notifications,
     )
+
+
+def changed_alert(alert: Alert, change: Callable[[Alert], Alert]) -> Alert:
+    """``change(alert)``, refused if it changes the id or brings a resolved alert back."""
+    changed = change(alert)
+    if not isinstance(changed, Alert) or changed.id != alert.id:
+        raise InvalidRecordError("Alert", "id", "an alert update must keep the alert's id")
+    if alert.status is AlertStatus.RESOLVED and changed.status is AlertStatus.ACTIVE:
+        raise InvalidRecordError("Alert", "status", "an update cannot reactivate an alert")
+    return changed
 
 
 def resolved_alert(alert: Alert, *, at: float) -> Alert:

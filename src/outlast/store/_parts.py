@@ -93,6 +93,10 @@ class AlertsPart(Protocol):
 
     async def resolve(self, handle: Any, alert_id: str, *, at: float) -> Alert | None: ...
 
+    async def update(
+        self, handle: Any, alert_id: str, change: Callable[[Alert], Alert]
+    ) -> Alert | None: ...
+
     async def get(self, handle: Any, alert_id: str) -> Alert | None: ...
 
     async def find(

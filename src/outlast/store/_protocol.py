@@ -18,6 +18,7 @@ against this protocol runs on either. Rules every backend keeps:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from outlast.errors import ErrorSeverity
@@ -207,6 +208,12 @@ class Store(Protocol):
 
     async def resolve_alert(self, alert_id: str, *, at: float | None = None) -> Alert | None:
         """Resolve an alert (now, unless ``at``); None if there is no such alert."""
+        ...
+
+    async def update_alert(self, alert_id: str, change: Callable[[Alert], Alert]) -> Alert | None:
+        """Store ``change(stored alert)`` atomically (``change`` may run more than once, so it
+        must be pure); None if there is no such alert. The id must stay and a resolved alert
+        cannot become active again."""
         ...
 
     # -- snapshots ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from outlast.store._monitoring_records import (
     ErrorEvent,
     RecoveryAttempt,
     Snapshot,
+    changed_alert,
     merge_alert,
     resolved_alert,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "RecoveryAttempt",
     "ScheduledRetry",
     "Snapshot",
+    "changed_alert",
     "merge_alert",
     "resolved_alert",
 ]

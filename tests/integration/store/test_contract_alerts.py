@@ -4,9 +4,14 @@ to the resolved list until the retention ends, and concurrent raises lose nothin
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
 
 from outlast.errors import ErrorSeverity
-from outlast.store import AlertStatus, Store
+from outlast.store import Alert, AlertStatus, InvalidRecordError, Store
+from outlast.store._records import resolved_alert
 
 from ._store_backends import Backend
 from ._store_factories import alert
@@ -96,3 +101,71 @@ async def test_concurrent_raises_are_all_counted(backend: Backend) -> None:
     stored = await stores[0].get_alert("error_rate_high:payments")
     assert stored is not None
     assert stored.occurrences == 30
+
+
+async def test_update_alert_changes_the_stored_alert(store: Store) -> None:
+    """update_alert stores the change and returns it; an unknown id gives None and no call."""
+    await store.upsert_alert(alert(labels={"alertname": "error_rate_high", "service": "payments"}))
+    acked = await store.update_alert(
+        "error_rate_high:payments",
+        lambda a: replace(a, acknowledged_at=1_010.0, acknowledged_by="ana"),
+    )
+    assert acked is not None
+    assert (acked.acknowledged_at, acked.acknowledged_by) == (1_010.0, "ana")
+    assert await store.get_alert(acked.id) == acked
+    assert acked.labels == {"alertname": "error_rate_high", "service": "payments"}
+    assert await store.update_alert("no-such-alert", lambda a: a) is None
+
+
+async def test_a_re_raise_keeps_acknowledgement_and_notifications(store: Store) -> None:
+    """Raising an active alert again keeps who acknowledged it and what was notified."""
+    await store.upsert_alert(alert())
+    planned = [{"level": 1, "channel": "slack", "severity": "warning", "planned_at": 1_001.0}]
+    await store.update_alert(
+        "error_rate_high:payments",
+        lambda a: replace(a, acknowledged_at=1_002.0, notified_at=1_001.0, notifications=planned),
+    )
+    merged = await store.upsert_alert(alert(updated_at=1_050.0))
+    assert (merged.acknowledged_at, merged.notified_at) == (1_002.0, 1_001.0)
+    assert merged.notifications == planned
+    assert merged.occurrences == 2
+
+
+async def test_update_alert_can_resolve_and_refuses_reactivation(
+    store: Store, backend: Backend
+) -> None:
+    """An update that resolves moves the alert to the resolved list; reactivating is refused."""
+    await store.upsert_alert(alert())
+    now = backend.clock.time()
+    done = await store.update_alert("error_rate_high:payments", lambda a: resolved_alert(a, at=now))
+    assert done is not None
+    assert await store.list_alerts() == []
+    assert await store.list_alerts(status=AlertStatus.RESOLVED) == [done]
+    with pytest.raises(InvalidRecordError, match="reactivate"):
+        await store.update_alert(
+            done.id, lambda a: replace(a, status=AlertStatus.ACTIVE, resolved_at=None)
+        )
+
+
+async def test_concurrent_updates_are_all_applied(backend: Backend) -> None:
+    """Twenty appends to one alert's notifications through three stores all land."""
+    stores = [backend.store() for _ in range(3)]
+    await stores[0].upsert_alert(alert())
+
+    def add(index: int) -> Callable[[Alert], Alert]:
+        return lambda a: replace(a, notifications=[*a.notifications, {"n": index}])
+
+    await asyncio.gather(
+        *(stores[i % 3].update_alert("error_rate_high:payments", add(i)) for i in range(20))
+    )
+    stored = await stores[0].get_alert("error_rate_high:payments")
+    assert stored is not None
+    assert sorted(item["n"] for item in stored.notifications) == list(range(20))
+
+
+def test_alert_labels_and_notifications_are_checked() -> None:
+    """Labels must map to strings and notifications must be JSON objects."""
+    with pytest.raises(InvalidRecordError, match="labels"):
+        alert(labels={"service": 3})
+    with pytest.raises(InvalidRecordError, match="notifications"):
+        alert(notifications=["slack"])

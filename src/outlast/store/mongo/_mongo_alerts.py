@@ -15,7 +15,13 @@ from pymongo.errors import DuplicateKeyError
 
 from outlast._clock import Clock
 from outlast.store._errors import StoreUnavailableError
-from outlast.store._records import Alert, AlertStatus, merge_alert, resolved_alert
+from outlast.store._records import (
+    Alert,
+    AlertStatus,
+    changed_alert,
+    merge_alert,
+    resolved_alert,
+)
 from outlast.store.mongo._mongo_codec import from_mongo, to_mongo, utc
 
 __all__ = ["MongoAlerts"]
@@ -40,6 +46,14 @@ class MongoAlerts:
         """Resolve the alert; None if there is none."""
         return await self._change(
             coll, alert_id, lambda found: None if found is None else resolved_alert(found, at=at)
+        )
+
+    async def update(
+        self, coll: Any, alert_id: str, change: Callable[[Alert], Alert]
+    ) -> Alert | None:
+        """Store ``change`` of the alert; None if there is none."""
+        return await self._change(
+            coll, alert_id, lambda found: None if found is None else changed_alert(found, change)
         )
 
     async def get(self, coll: Any, alert_id: str) -> Alert | None:

@@ -49,5 +49,6 @@ def from_mongo(kind: type[R], document: dict[str, Any]) -> R:
     values = {name: value for name, value in document.items() if name not in INTERNAL_FIELDS}
     values["id"] = document["_id"]
     for name in kind.json_fields:
-        values[name] = json.loads(values[name])
+        if name in values:  # a field added later is absent from older documents
+            values[name] = json.loads(values[name])
     return kind.from_document(values)

@@ -14,7 +14,13 @@ from typing import cast
 from redis.asyncio.client import Pipeline
 
 from outlast._clock import Clock
-from outlast.store._records import Alert, AlertStatus, merge_alert, resolved_alert
+from outlast.store._records import (
+    Alert,
+    AlertStatus,
+    changed_alert,
+    merge_alert,
+    resolved_alert,
+)
 from outlast.store.redis._redis_client import Connection
 from outlast.store.redis._redis_timeline import decode, encode, ttl_ms
 from outlast.store.redis._redis_transact import transact
@@ -58,6 +64,24 @@ class RedisAlerts:
                 return alert, None
             done = resolved_alert(alert, at=at)
             return done, lambda pipe: self._write_resolved(pipe, done)
+
+        return await transact(conn.client, self._item(alert_id), plan)
+
+    async def update(
+        self, conn: Connection, alert_id: str, change: Callable[[Alert], Alert]
+    ) -> Alert | None:
+        """Store ``change`` of the alert; None if there is none."""
+
+        def plan(raw: str | None) -> tuple[Alert | None, Write | None]:
+            alert = self._live(raw)
+            if alert is None:
+                return None, None
+            changed = changed_alert(alert, change)
+            if changed == alert:
+                return alert, None
+            if changed.status is AlertStatus.RESOLVED:
+                return changed, lambda pipe: self._write_resolved(pipe, changed)
+            return changed, lambda pipe: self._write_active(pipe, changed)
 
         return await transact(conn.client, self._item(alert_id), plan)
 
