@@ -119,6 +119,7 @@ OPERATIONS: dict[str, Operation] = {
     "get_alert": lambda s: s.get_alert("x"),
     "list_alerts": lambda s: s.list_alerts(),
     "resolve_alert": lambda s: s.resolve_alert("x"),
+    "update_alert": lambda s: s.update_alert("x", lambda a: a),
     "put_snapshot": lambda s: s.put_snapshot(snapshot(taken_at=1e12)),
     "latest_snapshot": lambda s: s.latest_snapshot("k"),
     "list_snapshots": lambda s: s.list_snapshots(),
