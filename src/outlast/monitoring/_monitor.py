@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -47,6 +47,7 @@ from outlast.resilience._successes import add_success_listener
 from outlast.resilience.shared._redis_link import RedisLink
 
 if TYPE_CHECKING:
+    from outlast.monitoring._silences import Matcher, Silence
     from outlast.store import Alert, Store
 
 __all__ = ["ErrorMonitor"]
@@ -254,6 +255,68 @@ class ErrorMonitor:
             return await store.list_alerts(limit=limit)
         finally:
             await store.close()
+
+    # -- alerts -------------------------------------------------------------------------
+
+    def acknowledge(self, alert_id: str, *, by: str | None = None) -> Alert | None:
+        """Acknowledge an active alert: its escalation and repeats stop; None if unknown."""
+        return _run_blocking(lambda: self.aacknowledge(alert_id, by=by))
+
+    async def aacknowledge(self, alert_id: str, *, by: str | None = None) -> Alert | None:
+        """:meth:`acknowledge` for async callers."""
+        from outlast.monitoring._alerting import acknowledge_alert
+
+        store = self.open_alert_store()
+        try:
+            return await acknowledge_alert(store, alert_id, now=self.clock.time(), by=by)
+        finally:
+            await store.close()
+
+    def resolve(self, alert_id: str) -> Alert | None:
+        """Resolve an alert now (its resolution is announced); None if unknown."""
+        return _run_blocking(lambda: self.aresolve(alert_id))
+
+    async def aresolve(self, alert_id: str) -> Alert | None:
+        """:meth:`resolve` for async callers."""
+        store = self.open_alert_store()
+        try:
+            return await store.resolve_alert(alert_id, at=self.clock.time())
+        finally:
+            await store.close()
+
+    def silence(
+        self, matchers: Iterable[Matcher | str], until: float, *, created_by: str = "",
+        comment: str = "",
+    ) -> Silence:  # fmt: skip
+        """Mute the alerts matching every matcher (``"service=payments"``,
+        ``"alertname=~error_rate_.*"``) until the epoch time ``until``."""
+        return _run_blocking(
+            lambda: self.asilence(matchers, until, created_by=created_by, comment=comment)
+        )
+
+    async def asilence(
+        self, matchers: Iterable[Matcher | str], until: float, *, created_by: str = "",
+        comment: str = "",
+    ) -> Silence:  # fmt: skip
+        """:meth:`silence` for async callers."""
+        from outlast.monitoring._alerting import add_silence
+
+        store = self.open_alert_store()
+        try:
+            return await add_silence(
+                store, list(matchers), until=until, now=self.clock.time(),
+                created_by=created_by, comment=comment,
+            )  # fmt: skip
+        finally:
+            await store.close()
+
+    def counter_reader(self) -> CounterReader:
+        """The reader of the shared counters (what alert evaluation reads)."""
+        return self._started().reader
+
+    def open_alert_store(self) -> Store:
+        """A new store client on this monitor's store (the caller closes it)."""
+        return self._store_factory()()
 
     # -- internals ----------------------------------------------------------------------
 

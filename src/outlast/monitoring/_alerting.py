@@ -1,0 +1,204 @@
+"""The alerting entry points: ``evaluate_alerts(now)`` and ``escalate(now)`` (what beat
+jobs call), and acknowledging, resolving and silencing alerts.
+
+``evaluate_alerts`` runs the rules on the shared numbers, raises every firing alert in the
+store (deduplicated by its label identity) and resolves the rule-made alerts that stopped
+firing; while Redis does not answer it changes nothing. ``escalate`` flushes the alert
+groups that are due, takes every notified, unacknowledged, unmuted alert to the escalation
+levels now due, and stores the planned notifications on each alert, returning them for a
+notifier to deliver. Both are plain async functions over the store: every change is one
+``Store.update_alert``, so two processes running them at once plan nothing twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from outlast.monitoring._alert_config import AlertRules
+from outlast.monitoring._alert_inputs import gather_inputs, open_breakers
+from outlast.monitoring._alert_lifecycle import (
+    DEFAULT_INHIBIT_RULES,
+    GroupTimers,
+    InhibitRule,
+    advance,
+    alert_of,
+    group_due,
+    groups_of,
+    label_view,
+    muted_ids,
+    pending_resolution,
+    stale,
+)
+from outlast.monitoring._alert_rules import evaluate_rules
+from outlast.monitoring._escalation import DEFAULT_POLICY, EscalationPolicy, PlannedNotification
+from outlast.monitoring._silences import SILENCE_KIND, Matcher, Silence, silenced
+from outlast.store import Alert, AlertStatus, Store
+
+if TYPE_CHECKING:
+    from outlast.monitoring._monitor import ErrorMonitor
+
+__all__ = [
+    "AlertingConfig",
+    "acknowledge_alert",
+    "active_silences",
+    "add_silence",
+    "escalate",
+    "evaluate_alerts",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertingConfig:
+    """Rules, grouping timers, inhibition and escalation policy, with their defaults.
+
+    ``max_alerts`` bounds how many active (and recently resolved) alerts one pass reads;
+    ``max_events`` how many store events of the rules' window it looks at.
+    """
+
+    rules: AlertRules = field(default_factory=AlertRules)
+    timers: GroupTimers = field(default_factory=GroupTimers)
+    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
+    policy: EscalationPolicy = DEFAULT_POLICY
+    max_alerts: int = 1000
+    max_events: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.max_alerts < 1 or self.max_events < 1:
+            raise ValueError("AlertingConfig.max_alerts and max_events must be positive")
+
+
+_DEFAULT_CONFIG = AlertingConfig()
+
+
+def _monitor(monitor: ErrorMonitor | None) -> ErrorMonitor:
+    if monitor is not None:
+        return monitor
+    from outlast.monitoring import error_monitor
+
+    return error_monitor
+
+
+async def evaluate_alerts(
+    now: float | None = None,
+    *,
+    monitor: ErrorMonitor | None = None,
+    config: AlertingConfig | None = None,
+    breakers: Mapping[str, str] | None = None,
+) -> list[Alert] | None:
+    """Raise what fires and resolve what stopped at ``now``; the alerts raised, or None
+    when Redis did not answer (nothing changed). ``breakers`` (open breaker -> service)
+    defaults to this process's open breakers."""
+    monitor = _monitor(monitor)
+    config = config or _DEFAULT_CONFIG
+    now = monitor.clock.time() if now is None else now
+    store = monitor.open_alert_store()
+    try:
+        inputs = await gather_inputs(
+            monitor.counter_reader(), store, now, config.rules,
+            breakers=open_breakers() if breakers is None else breakers,
+            max_events=config.max_events,
+        )  # fmt: skip
+        if inputs is None:
+            return None
+        active = await store.list_alerts(limit=config.max_alerts)
+        firing = evaluate_rules(inputs, active={a.id for a in active}, rules=config.rules)
+        raised = [await store.upsert_alert(alert_of(c, now)) for c in firing]
+        for gone in stale(active, firing):
+            await store.resolve_alert(gone.id, at=now)
+        return raised
+    finally:
+        await store.close()
+
+
+async def escalate(
+    now: float | None = None,
+    *,
+    monitor: ErrorMonitor | None = None,
+    config: AlertingConfig | None = None,
+) -> list[PlannedNotification]:
+    """Flush due groups and escalate at ``now``; the notifications planned (also stored on
+    their alerts)."""
+    monitor = _monitor(monitor)
+    config = config or _DEFAULT_CONFIG
+    now = monitor.clock.time() if now is None else now
+    store = monitor.open_alert_store()
+    try:
+        active = await store.list_alerts(limit=config.max_alerts)
+        resolved = await store.list_alerts(status=AlertStatus.RESOLVED, limit=config.max_alerts)
+        silences = await active_silences(store, now)
+        mute = {a.id: silenced(label_view(a), silences, now) for a in active}
+        muted = muted_ids(active, mute, config.inhibit_rules)
+        members = [a for a in active if a.id not in muted]
+        members += [r for r in resolved if pending_resolution(r)]
+        planned: list[PlannedNotification] = []
+        for group in groups_of(members, config.timers.group_by).values():
+            flush = group_due(group, now, config.timers)
+            for alert in group:
+                planned += await _advance(store, alert.id, now, flush, config)
+        return planned
+    finally:
+        await store.close()
+
+
+async def _advance(
+    store: Store, alert_id: str, now: float, flush: bool, config: AlertingConfig
+) -> list[PlannedNotification]:
+    planned: list[PlannedNotification] = []
+
+    def change(alert: Alert) -> Alert:
+        nonlocal planned  # the run the store commits is the last one
+        alert, planned = advance(
+            alert, now=now, flush=flush, timers=config.timers, policy=config.policy
+        )
+        return alert
+
+    await store.update_alert(alert_id, change)
+    return planned
+
+
+async def acknowledge_alert(
+    store: Store, alert_id: str, *, now: float, by: str | None = None
+) -> Alert | None:
+    """Acknowledge an active alert (stops its escalation and repeats); None if unknown.
+    Acknowledging again keeps the first acknowledgement."""
+
+    def change(alert: Alert) -> Alert:
+        if alert.acknowledged_at is not None or alert.status is not AlertStatus.ACTIVE:
+            return alert
+        return replace(alert, acknowledged_at=max(now, alert.created_at), acknowledged_by=by)
+
+    return await store.update_alert(alert_id, change)
+
+
+async def add_silence(
+    store: Store,
+    matchers: Iterable[Matcher | str],
+    *,
+    until: float,
+    now: float,
+    starts_at: float | None = None,
+    created_by: str = "",
+    comment: str = "",
+) -> Silence:
+    """Store a silence of the alerts matching every matcher, from ``starts_at`` (default
+    ``now``) until ``until``."""
+    parsed = tuple(m if isinstance(m, Matcher) else Matcher.parse(m) for m in matchers)
+    start = now if starts_at is None else starts_at
+    if until <= now:
+        raise ValueError(f"a silence must end in the future, got until={until} at now={now}")
+    silence = Silence(
+        id=uuid.uuid4().hex, matchers=parsed, starts_at=start, ends_at=until,
+        created_by=created_by, comment=comment,
+    )  # fmt: skip
+    await store.put_snapshot(silence.to_snapshot())
+    return silence
+
+
+async def active_silences(store: Store, now: float, *, limit: int = 1000) -> list[Silence]:
+    """The silences that mute at ``now``."""
+    snapshots = await store.list_snapshots(kind=SILENCE_KIND, limit=limit)
+    silences = [Silence.from_snapshot(s) for s in snapshots]
+    return [s for s in silences if s.active(now)]
