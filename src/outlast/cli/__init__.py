@@ -41,6 +41,7 @@ POOLS = ("prefork", "threads", "solo")
 GREEN_POOLS = ("eventlet", "gevent")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 USAGE_ERROR = 2
+MIN_SPEED, MAX_SPEED = 0.25, 10.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,6 +132,18 @@ def _autoscale(text: str) -> str:
     return text
 
 
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not MIN_SPEED <= value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number from {MIN_SPEED} to {MAX_SPEED}"
+        )
+    return value
+
+
 def _log_level(text: str) -> str:
     if text.upper() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -198,6 +211,18 @@ def _add_dev(commands: argparse._SubParsersAction[_Parser]) -> None:
         "-c", "--concurrency", type=_positive, default=1, help="pool size of each worker (1)"
     )
     dev.add_argument("--log-dir", type=Path, help="where the logs go (default: a new temp dir)")
+    dev.add_argument(
+        "--demo",
+        action="store_true",
+        help="play the demo instead: a flaky payment gateway and a mail sink on loopback, "
+        "retries, the breaker, a dead letter and its replay, then a summary (about a minute)",
+    )
+    dev.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="with --demo: how much faster than its one-minute pace to play it (default 1)",
+    )
 
 
 def _parser() -> _Parser:
@@ -266,7 +291,20 @@ def _run_flower() -> int:
     return 0
 
 
+def _run_demo(args: argparse.Namespace) -> int:
+    check_settings(broker=True)
+    # Before outlast.workers is imported: its app is configured from the settings the demo sets.
+    from outlast.cli._demo import DemoOptions, run_demo
+    from outlast.cli._demo_story import Pace
+    from outlast.store import DEFAULT_REDIS_URL
+
+    url = get_settings().redis_url or DEFAULT_REDIS_URL
+    return run_demo(DemoOptions(redis_url=url, pace=Pace(speed=args.speed), log_dir=args.log_dir))
+
+
 def _run_dev(args: argparse.Namespace) -> int:
+    if args.demo:
+        return _run_demo(args)
     check_settings(email=True, payments=True, broker=True, flower=True)
     _check_task_modules()
     from outlast.cli._dev import DevOptions, run_dev
