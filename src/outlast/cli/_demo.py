@@ -35,8 +35,15 @@ from outlast.config import reload_settings
 __all__ = ["DemoOptions", "run_demo"]
 
 _QUEUES = ("payments", "emails")
-# The mail sink takes no login: an application's SMTP login must not reach it.
-_UNSET = ("OUTLAST_SMTP_USERNAME", "OUTLAST_SMTP_PASSWORD")
+# The mail sink takes no login, and the demo keeps its work and records on its own Redis:
+# an application's SMTP login, broker, result backend or MongoDB must not be used.
+_UNSET = (
+    "OUTLAST_SMTP_USERNAME",
+    "OUTLAST_SMTP_PASSWORD",
+    "OUTLAST_BROKER_URL",
+    "OUTLAST_RESULT_BACKEND",
+    "OUTLAST_MONGODB_URL",
+)
 _PASSED, _FAILED = 0, 1
 
 

@@ -37,7 +37,11 @@ def _start_demo(env: dict[str, str], tmp_path: Path) -> DevProcess:
 @pytest.fixture
 def demo_env() -> dict[str, str]:
     """Settings an application might have that the demo must not use for its own parts."""
-    return {"OUTLAST_SMTP_USERNAME": "app-user", "OUTLAST_SMTP_PASSWORD": "app-secret"}
+    return {
+        "OUTLAST_SMTP_USERNAME": "app-user",
+        "OUTLAST_SMTP_PASSWORD": "app-secret",
+        "OUTLAST_MONGODB_URL": f"mongodb://127.0.0.1:{free_port()}/nothing-listens",
+    }
 
 
 @pytest.fixture
