@@ -5,7 +5,8 @@ connection to the Redis at ``upstream_port``. ``freeze_consumers()`` makes every
 connection that has sent a ``BRPOP`` a black hole: nothing it sends or receives is
 forwarded any more, and neither end is told (no FIN, no RST), as with a half-dead
 connection after a failover or a NAT timeout. Connections opened later are forwarded
-normally. Threads of this process run it; ``stop()`` closes every socket.
+normally, unless asked to freeze those too at their first BRPOP. Threads of this process
+run it; ``stop()`` closes every socket.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ class FreezingProxy:
         self._links: list[_Link] = []
         self._lock = threading.Lock()
         self._stopped = False
+        self._freeze_later = False
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
 
-    def freeze_consumers(self) -> int:
-        """Black-hole every open connection that has sent a BRPOP; how many."""
+    def freeze_consumers(self, *, from_now_on: bool = False) -> int:
+        """Black-hole every open connection that has sent a BRPOP; how many. With
+        ``from_now_on`` every later connection is black-holed at its first BRPOP too."""
+        self._freeze_later = from_now_on
         with self._lock:
             chosen = [link for link in self._links if link.consuming and not link.frozen]
             for link in chosen:
@@ -88,6 +92,7 @@ class FreezingProxy:
                     break
                 if source is link.client and b"BRPOP" in data.upper():
                     link.consuming = True
+                    link.frozen = link.frozen or self._freeze_later
                 if not link.frozen:
                     sink.sendall(data)
         except OSError:

@@ -13,7 +13,9 @@ messages wait in those queues.
   seconds: the consumer is stalled. First every queue's consumer is re-added; if it is
   still stalled after another ``worker_watchdog_stall``, the broker connection is dropped
   so Celery reconnects and restarts every consumer; if that does not help either, the
-  worker shuts down with exit code ``WATCHDOG_EXIT_CODE`` so its supervisor restarts it.
+  worker shuts down with exit code ``WATCHDOG_EXIT_CODE`` so its supervisor restarts it
+  (and exits with it anyway ``EXIT_GRACE`` seconds after the soft shutdown window, should
+  the warm shutdown hang on a dead socket).
 
 Each action is a recovery event: a structured log line (``outlast.workers.watchdog``) and
 a ``RecoveryAttempt`` (service ``worker:<name>``) written to the store from a thread of
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +55,10 @@ log = logging.getLogger("outlast.workers.watchdog")
 
 WATCHDOG_EXIT_CODE: Final = 75
 """The worker's exit status when re-establishing its consumers failed (EX_TEMPFAIL)."""
+
+EXIT_GRACE: Final = 5.0
+"""Seconds the warm shutdown gets beyond the soft shutdown window before the process exits
+anyway: closing a channel whose socket silently died can block for ever."""
 
 _PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport: a queue's lists per priority
 _PRIORITY_STEPS = (3, 6, 9)
@@ -96,6 +103,11 @@ class Watch:
         self.last_progress = self.clock.monotonic()
         self.strikes = 0
 
+    def restarted(self) -> None:
+        """The consumer (re)started: it gets a full stall period, but a stall that
+        outlives a reconnect keeps escalating (to the exit)."""
+        self.last_progress = self.clock.monotonic()
+
     def decide(self, seen: Observation) -> Action:
         """The action for ``seen``; a stall escalates one step per ``stall`` seconds."""
         now = self.clock.monotonic()
@@ -125,6 +137,7 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery
 
         settings = get_settings()
         self.interval = settings.worker_watchdog_interval
+        self.exit_grace = settings.worker_soft_shutdown_timeout + EXIT_GRACE
         self.watch = Watch(stall=settings.worker_watchdog_stall)
         self.queues: tuple[str, ...] = ()
         self.depth: QueueDepth | None = None
@@ -135,7 +148,7 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery
             self.queues = tuple(c.app.amqp.queues.consume_from)
             self.depth = QueueDepth.for_app(c.app, self.queues)
             c.on_task_message.add(lambda _request: self.watch.received())
-        self.watch.received()
+        self.watch.restarted()
         self.timer_entry = c.timer.call_repeatedly(self.interval, self.check, (c,))
 
     def stop(self, c: Any) -> None:
@@ -174,6 +187,7 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery
         elif action is Action.RECONNECT:
             raise WatchdogReconnect("outlast watchdog: consumer stalled, reconnecting")
         else:
+            _exit_after(self.exit_grace)
             raise WorkerShutdown(WATCHDOG_EXIT_CODE)
 
 
@@ -208,6 +222,18 @@ class QueueDepth:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process with ``WATCHDOG_EXIT_CODE`` in ``seconds`` unless it ended before."""
+
+    def exit_now() -> None:
+        SYSTEM_CLOCK.sleep(seconds)
+        log.error("watchdog: warm shutdown still running after %.0f s; exiting", seconds)
+        logging.shutdown()
+        os._exit(WATCHDOG_EXIT_CODE)
+
+    threading.Thread(target=exit_now, name="outlast-watchdog-exit", daemon=True).start()
 
 
 def report(worker: str, action: Action, seen: Observation, strikes: int) -> None:

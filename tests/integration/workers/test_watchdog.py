@@ -98,6 +98,32 @@ def test_a_silently_dead_consuming_connection_is_replaced(redis_url: str, namesp
     assert "action=reconnect" in log
 
 
+def test_a_worker_that_cannot_consume_again_exits_for_its_supervisor(
+    redis_url: str, namespace: str
+) -> None:
+    """Every consuming connection black-holed, the reconnect's too: once re-consuming and
+    reconnecting have not helped, the worker exits with status 75 for its supervisor."""
+    with FreezingProxy(int(redis_url.rsplit(":", 1)[1].split("/")[0])) as proxy:
+        env = {
+            "OUTLAST_BROKER_URL": proxy.url,
+            "OUTLAST_RESULT_BACKEND": redis_url,
+            "OUTLAST_REDIS_URL": redis_url,
+            "OUTLAST_NAMESPACE": namespace,
+            "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
+            "OUTLAST_WORKER_WATCHDOG_INTERVAL": "0.5",
+            "OUTLAST_WORKER_WATCHDOG_STALL": "2",
+            "OUTLAST_WORKER_SOFT_SHUTDOWN_TIMEOUT": "0",
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        }
+        with start_worker(env, celery_worker_command(["operations"])) as worker:
+            proxy.freeze_consumers(from_now_on=True)
+            enqueue_from_app(env, [["tests.noop", [n], {}, f"stuck-{n}"] for n in (1, 2)])
+            worker.process.wait(timeout=60)
+            log = worker.log()
+    assert worker.process.returncode == 75, log
+    assert "action=exit" in log
+
+
 def _wait_for(log: Callable[[], str], text: str, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while text not in log():

@@ -54,3 +54,20 @@ def test_an_unknown_or_empty_queue_is_never_a_stall() -> None:
     assert watch.decide(Observation(missing=(), waiting=None, busy=False)) is Action.NOTHING
     clock.advance(100)
     assert watch.decide(Observation(missing=(), waiting=0, busy=False)) is Action.NOTHING
+
+
+def test_a_stall_that_outlives_a_reconnect_ends_in_exit() -> None:
+    """A restart of the consumer gives it a full stall period but does not start the
+    escalation over: still stalled after the reconnect, the worker exits."""
+    clock = FakeClock()
+    watch = Watch(stall=10, clock=clock)
+    clock.advance(10)
+    assert watch.decide(STALLED) is Action.RECONSUME
+    clock.advance(10)
+    assert watch.decide(STALLED) is Action.RECONNECT
+    clock.advance(3)
+    watch.restarted()
+    clock.advance(9)
+    assert watch.decide(STALLED) is Action.NOTHING
+    clock.advance(1)
+    assert watch.decide(STALLED) is Action.EXIT
