@@ -5,9 +5,9 @@ A :class:`Matcher` is ``name=value``, ``name!=value``, ``name=~regex`` or ``name
 :class:`Silence` mutes every alert whose labels match all its matchers from ``starts_at``
 until ``ends_at``: a muted alert is neither notified nor escalated, but stays active.
 
-Silences are stored as store snapshots of kind ``alert_silence`` (so every process sees
-them and they survive a restart); a silence outlasting the store's retention is forgotten
-with it. Pure except for the two conversions to and from a snapshot.
+Silences are stored as store snapshots of kind ``alert_silence``, timed at their end (so
+every process sees them, they survive a restart, and the store keeps them until they end
+plus its retention). Pure except for the two conversions to and from a snapshot.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ class Silence:
             "created_by": self.created_by,
             "comment": self.comment,
         }
-        return Snapshot(id=self.id, kind=SILENCE_KIND, taken_at=self.starts_at, data=data)
+        # Timed at its end, the snapshot outlives the silence by the store's retention.
+        return Snapshot(id=self.id, kind=SILENCE_KIND, taken_at=self.ends_at, data=data)
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> Silence:

@@ -220,6 +220,21 @@ async def test_alert_silence_mutes_until_it_ends(
     other.close()
 
 
+async def test_alert_silence_longer_than_the_retention_lasts(
+    redis_url: str, namespace: str, open_store: OpenStore, clock: FakeClock
+) -> None:
+    """A ten-day silence (the store keeps snapshots seven days) still mutes on day nine."""
+    monitor = monitor_for(redis_url, namespace, open_store, clock)
+    await monitor.asilence(["service=payments"], clock.time() + 10 * 86400)
+    clock.advance(9 * 86400)
+    succeed(monitor, "payments.charge", 60)
+    fail(monitor, "payments.charge", RuntimeError("gateway said no"), 40)
+    assert "error_rate_critical" in await evaluate(monitor)
+    clock.advance(60)
+    assert await escalate(monitor=monitor) == []
+    monitor.close()
+
+
 async def test_alert_resolve_by_hand(
     redis_url: str, namespace: str, open_store: OpenStore, clock: FakeClock
 ) -> None:
