@@ -102,6 +102,12 @@ class Settings(SettingsBase):
     Error monitoring buffers up to ``monitoring_buffer_size`` events per process (beyond
     that it drops and counts them) and writes them to Redis and the store every
     ``monitoring_flush_interval`` seconds.
+    Alerts group as Alertmanager's do: a new group is notified ``alert_group_wait`` seconds
+    after its first alert, updated at most every ``alert_group_interval`` seconds, and an
+    unacknowledged alert repeated every ``alert_repeat_interval`` seconds. A service's
+    failure ratio (with at least ``alert_min_calls`` calls) raises ``error_rate_high`` at
+    ``alert_error_rate_high`` and ``error_rate_critical`` at ``alert_error_rate_critical``;
+    each resolves under its ``..._resolve`` ratio.
 
     URLs are checked by form when read: ``redis_url`` is redis://, rediss://, unix://,
     redis+cluster:// or redis+sentinel://; ``broker_url`` one that kombu opens for Outlast
@@ -137,6 +143,14 @@ class Settings(SettingsBase):
     ledger_sweep_interval: float = Field(default=5.0, gt=0)
     monitoring_buffer_size: int = Field(default=100_000, ge=1)
     monitoring_flush_interval: float = Field(default=0.5, gt=0)
+    alert_group_wait: float = Field(default=30.0, ge=0)
+    alert_group_interval: float = Field(default=300.0, gt=0)
+    alert_repeat_interval: float = Field(default=4 * 3600.0, gt=0)
+    alert_min_calls: int = Field(default=20, ge=1)
+    alert_error_rate_high: float = Field(default=0.05, gt=0, le=1)
+    alert_error_rate_high_resolve: float = Field(default=0.03, gt=0, le=1)
+    alert_error_rate_critical: float = Field(default=0.20, gt=0, le=1)
+    alert_error_rate_critical_resolve: float = Field(default=0.10, gt=0, le=1)
     circuit_breakers: dict[str, BreakerOverride] = Field(default_factory=dict)
     bulkheads: dict[str, BulkheadOverride] = Field(default_factory=dict)
     retries: dict[str, RetryOverride] = Field(default_factory=dict)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from outlast.config import get_settings
 from outlast.monitoring._alert_config import AlertRules
 from outlast.monitoring._alert_inputs import gather_inputs, open_breakers
 from outlast.monitoring._alert_lifecycle import (
@@ -45,6 +46,7 @@ __all__ = [
     "acknowledge_alert",
     "active_silences",
     "add_silence",
+    "config_from_settings",
     "escalate",
     "evaluate_alerts",
 ]
@@ -52,7 +54,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertingConfig:
-    """Rules, grouping timers, inhibition and escalation policy, with their defaults.
+    """Rules, grouping timers, inhibition and escalation policy, with their defaults
+    (``evaluate_alerts`` and ``escalate`` use :func:`config_from_settings` unless given one).
 
     ``max_alerts`` bounds how many active (and recently resolved) alerts one pass reads;
     ``max_events`` how many store events of the rules' window it looks at.
@@ -70,7 +73,22 @@ class AlertingConfig:
             raise ValueError("AlertingConfig.max_alerts and max_events must be positive")
 
 
-_DEFAULT_CONFIG = AlertingConfig()
+def config_from_settings() -> AlertingConfig:
+    """The default config with the ``alert_*`` settings applied (see ``Settings``)."""
+    settings = get_settings()
+    rules = AlertRules(
+        min_calls=settings.alert_min_calls,
+        error_rate_high=settings.alert_error_rate_high,
+        error_rate_high_resolve=settings.alert_error_rate_high_resolve,
+        error_rate_critical=settings.alert_error_rate_critical,
+        error_rate_critical_resolve=settings.alert_error_rate_critical_resolve,
+    )
+    timers = GroupTimers(
+        group_wait=settings.alert_group_wait,
+        group_interval=settings.alert_group_interval,
+        repeat_interval=settings.alert_repeat_interval,
+    )
+    return AlertingConfig(rules=rules, timers=timers)
 
 
 def _monitor(monitor: ErrorMonitor | None) -> ErrorMonitor:
@@ -92,7 +110,7 @@ async def evaluate_alerts(
     when Redis did not answer (nothing changed). ``breakers`` (open breaker -> service)
     defaults to this process's open breakers."""
     monitor = _monitor(monitor)
-    config = config or _DEFAULT_CONFIG
+    config = config or config_from_settings()
     now = monitor.clock.time() if now is None else now
     store = monitor.open_alert_store()
     try:
@@ -122,7 +140,7 @@ async def escalate(
     """Flush due groups and escalate at ``now``; the notifications planned (also stored on
     their alerts)."""
     monitor = _monitor(monitor)
-    config = config or _DEFAULT_CONFIG
+    config = config or config_from_settings()
     now = monitor.clock.time() if now is None else now
     store = monitor.open_alert_store()
     try:
