@@ -5,6 +5,7 @@ stored alerts."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -273,3 +274,26 @@ async def test_alert_sync_twins_act_on_the_store(
     assert resolved is not None
     assert alert.id not in {a.id for a in monitor.get_active_alerts()}
     monitor.close()
+
+
+async def test_alert_concurrent_escalations_plan_nothing_twice(
+    redis_url: str, namespace: str, open_store: OpenStore, clock: FakeClock
+) -> None:
+    """Four escalate passes from two monitors at once plan each notification exactly once."""
+    monitor = monitor_for(redis_url, namespace, open_store, clock)
+    other = monitor_for(redis_url, namespace, open_store, clock)
+    succeed(monitor, "payments.charge", 60)
+    fail(monitor, "payments.charge", RuntimeError("gateway said no"), 40)
+    await evaluate(monitor)
+    for minutes in (1, 31):
+        clock.advance(minutes * 60)
+        passes = await asyncio.gather(*(escalate(monitor=m) for m in (monitor, other) * 2))
+        planned = [(p.alert_id, p.level, p.channel, p.kind) for step in passes for p in step]
+        assert planned
+        assert len(planned) == len(set(planned))
+    stored = {a.id: a for a in await monitor.aget_active_alerts()}
+    total = sum(len(a.notifications) for a in stored.values())
+    assert total == len({(n["alert_id"], n["level"], n["channel"]) for a in stored.values()
+                         for n in a.notifications})  # fmt: skip
+    monitor.close()
+    other.close()
