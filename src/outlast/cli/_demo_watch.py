@@ -21,6 +21,7 @@ import redis
 from outlast import get_circuit_breaker
 from outlast.cli._demo_gateway import DemoGateway
 from outlast.cli._demo_smtp import DemoSmtp
+from outlast.resilience import reset_circuit_breakers
 from outlast.store import DeadLetter
 
 __all__ = ["Snapshot", "Watch"]
@@ -162,6 +163,8 @@ class Watch:
         return self._loop.run_until_complete(dead_letters.replay(letter_id))
 
     def close(self) -> None:
-        """Close the Redis connection and the private event loop."""
+        """Stop the breaker's sync thread (before the Redis it reads may be stopped), and
+        close the Redis connection and the private event loop."""
+        reset_circuit_breakers()
         self._redis.close()
         self._loop.close()
