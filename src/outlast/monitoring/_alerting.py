@@ -12,6 +12,7 @@ notifier to deliver. Both are plain async functions over the store: every change
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -123,10 +124,9 @@ async def evaluate_alerts(
             return None
         active = await store.list_alerts(limit=config.max_alerts)
         firing = evaluate_rules(inputs, active={a.id for a in active}, rules=config.rules)
-        raised = [await store.upsert_alert(alert_of(c, now)) for c in firing]
-        for gone in stale(active, firing):
-            await store.resolve_alert(gone.id, at=now)
-        return raised
+        raised = await asyncio.gather(*(store.upsert_alert(alert_of(c, now)) for c in firing))
+        await asyncio.gather(*(store.resolve_alert(a.id, at=now) for a in stale(active, firing)))
+        return list(raised)
     finally:
         await store.close()
 
@@ -151,29 +151,29 @@ async def escalate(
         muted = muted_ids(active, mute, config.inhibit_rules)
         members = [a for a in active if a.id not in muted]
         members += [r for r in resolved if pending_resolution(r)]
-        planned: list[PlannedNotification] = []
+        steps = []
         for group in groups_of(members, config.timers.group_by).values():
             flush = group_due(group, now, config.timers)
-            for alert in group:
-                planned += await _advance(store, alert.id, now, flush, config)
-        return planned
+            steps += [_advance(store, a, now, flush, config) for a in group]
+        return [p for found in await asyncio.gather(*steps) for p in found]
     finally:
         await store.close()
 
 
 async def _advance(
-    store: Store, alert_id: str, now: float, flush: bool, config: AlertingConfig
+    store: Store, alert: Alert, now: float, flush: bool, config: AlertingConfig
 ) -> list[PlannedNotification]:
+    timers, policy = config.timers, config.policy
+    if advance(alert, now=now, flush=flush, timers=timers, policy=policy)[0] == alert:
+        return []  # nothing due as read; a change since then is the changer's to act on
     planned: list[PlannedNotification] = []
 
-    def change(alert: Alert) -> Alert:
+    def change(stored: Alert) -> Alert:
         nonlocal planned  # the run the store commits is the last one
-        alert, planned = advance(
-            alert, now=now, flush=flush, timers=config.timers, policy=config.policy
-        )
-        return alert
+        stored, planned = advance(stored, now=now, flush=flush, timers=timers, policy=policy)
+        return stored
 
-    await store.update_alert(alert_id, change)
+    await store.update_alert(alert.id, change)
     return planned
 
 
