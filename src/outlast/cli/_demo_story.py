@@ -52,7 +52,7 @@ class Pace:
         """The retry and breaker settings (``OUTLAST_`` variables) that fit this pace."""
         retries, breaker = "OUTLAST_RETRIES__SBD_TRANSACTION__", "OUTLAST_CIRCUIT_BREAKERS__"
         return {
-            f"{retries}MAX_ATTEMPTS": "5",
+            f"{retries}MAX_ATTEMPTS": "6",
             f"{retries}INITIAL_DELAY": f"{self.seconds(2.0):.3f}",
             f"{retries}BACKOFF_FACTOR": "2",
             f"{retries}MAX_DELAY": f"{self.seconds(8.0):.3f}",
