@@ -15,6 +15,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from outlast.errors import ErrorContext, ErrorSeverity, ValidationError
 from outlast.monitoring import ErrorMonitor
+from outlast.monitoring._alert_lifecycle import GroupTimers
 from outlast.monitoring._alerting import AlertingConfig, escalate, evaluate_alerts
 from outlast.store import AlertStatus, MongoStore, RedisStore, Store
 from outlast.testing import FakeClock
@@ -297,3 +298,32 @@ async def test_alert_concurrent_escalations_plan_nothing_twice(
                          for n in a.notifications})  # fmt: skip
     monitor.close()
     other.close()
+
+
+async def test_alert_escalation_reaches_four_levels_through_the_store(
+    redis_url: str, namespace: str, open_store: OpenStore, clock: FakeClock
+) -> None:
+    """With escalate run every minute for three hours (group_wait 0), the critical
+    error-rate alert reaches levels 1-4 at minutes 0, 30, 60 and 120 and nothing else."""
+    config = AlertingConfig(timers=GroupTimers(group_wait=0.0))
+    monitor = monitor_for(redis_url, namespace, open_store, clock)
+    succeed(monitor, "payments.charge", 60)
+    fail(monitor, "payments.charge", RuntimeError("gateway said no"), 40)
+    await evaluate(monitor)
+    critical = next(a for a in await monitor.aget_active_alerts()
+                    if a.alert_type == "error_rate_critical")  # fmt: skip
+    start = clock.time()
+    reached: dict[int, list[tuple[int, str]]] = {}
+    for minute in range(181):
+        clock.advance(start + minute * 60 - clock.time())
+        planned = await escalate(monitor=monitor, config=config)
+        mine = [(p.level, p.channel.value) for p in planned if p.alert_id == critical.id]
+        if mine:
+            reached[minute] = mine
+    assert reached == {
+        0: [(1, "slack"), (1, "email")],
+        30: [(2, "pagerduty"), (2, "slack"), (2, "email")],
+        60: [(3, "phone"), (3, "email")],
+        120: [(4, "phone"), (4, "sms")],
+    }
+    monitor.close()
