@@ -8,7 +8,8 @@ against this protocol runs on either. Rules every backend keeps:
 - Adding a dead letter, error event, recovery attempt or snapshot whose id is already
   stored keeps the first one and returns it, so a redelivered task that records the same
   failure twice stores it once. (A scheduled retry with a known id replaces the old entry;
-  an alert merges into the active one.)
+  an alert merges into the active one.) ``update_alert`` changes one alert atomically:
+  concurrent updates all apply, none overwrites another.
 - Events, recovery attempts, snapshots and resolved alerts expire after the store's
   retention; dead letters and scheduled retries never expire; a completed idempotency key
   expires after the idempotency retention and a pending claim after its lease.
