@@ -93,7 +93,7 @@ def _start_children(env: dict[str, str], log_dir: Path, children: list[Child]) -
 
 def _verdict(snapshot: Snapshot) -> str | None:
     """What the summary shows went wrong, if anything."""
-    if snapshot.charged != snapshot.payments_queued or snapshot.charged_twice:
+    if snapshot.charged != snapshot.payments_queued or snapshot.repeats:
         return "not every payment was charged exactly once"
     if snapshot.replayed != 1 or snapshot.delivered != snapshot.emails_queued:
         return "the dead letter was not replayed and delivered"

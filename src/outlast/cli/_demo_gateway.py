@@ -5,7 +5,7 @@ accepted request makes the charge (201) and a repeat gets the same charge back (
 real gateways do. ``set_mode`` scripts it: "up" answers every request; "flaky" answers 503
 to the first ``flaky_failures`` requests of each key named in ``flaky_keys``; "down"
 answers 503 to everything. Every request is kept in a ledger (key, answer, the mode then),
-which is the demo's proof that each payment was charged once.
+which is the demo's proof that each payment was charged once (one accepted request each).
 
 It serves from a thread of the demo's process and never charges a key twice; it is a
 stand-in for the demo, never something to point real payments at.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ class GatewayRequest:
     key: str
     status: int
     mode: Mode
+    at: float
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the gateway took this request (2xx): a new charge or a repeat of one."""
+        return 200 <= self.status < 300
 
     @property
     def charged(self) -> bool:
@@ -81,10 +88,11 @@ class DemoGateway:
         with self._lock:
             return list(self._requests)
 
-    def charges_per_key(self) -> Counter[str]:
-        """How many new charges (201 answers) each key got: 1 each, or a payment was
-        charged twice."""
-        return Counter(request.key for request in self.requests() if request.charged)
+    def accepted_per_key(self) -> Counter[str]:
+        """How many requests of each key the gateway took (2xx). Its idempotency key keeps a
+        repeat from charging again, but a repeat means the charge ran twice: 1 each is
+        exactly once."""
+        return Counter(request.key for request in self.requests() if request.accepted)
 
     def answer(self, key: str | None) -> tuple[int, dict[str, Any]]:
         """Decide and record the answer to one charge request for ``key``."""
@@ -92,7 +100,8 @@ class DemoGateway:
             return 400, {"error": "missing Idempotency-Key"}
         with self._lock:
             status = self._status(key)
-            self._requests.append(GatewayRequest(key=key, status=status, mode=self._mode))
+            at = time.monotonic()
+            self._requests.append(GatewayRequest(key=key, status=status, mode=self._mode, at=at))
             if status == 201:
                 self._charges[key] = f"ch_{len(self._charges) + 1}"
             if status >= 500:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import redis
 
 from outlast import get_circuit_breaker
-from outlast.cli._demo_gateway import DemoGateway
+from outlast.cli._demo_gateway import DemoGateway, GatewayRequest
 from outlast.cli._demo_smtp import DemoSmtp
 from outlast.resilience import reset_circuit_breakers
 from outlast.store import DeadLetter
@@ -38,7 +38,7 @@ class Snapshot:
     waiting: dict[str, int]
     payments_queued: int
     charged: int
-    charged_twice: int
+    repeats: int
     gateway_failures: int
     requests_while_down: int
     breaker_opened: int
@@ -61,6 +61,17 @@ class _Tally:
     breaker_opened: int = 0
     delivered_seen: int = 0
     letters_seen: set[str] = field(default_factory=set)
+
+
+def _told(request: GatewayRequest, requests: list[GatewayRequest]) -> str:
+    """One gateway request as news: a retry says how long after the previous try it came."""
+    earlier = [r for r in requests if r.key == request.key and r.at < request.at]
+    wait = f", {request.at - earlier[-1].at:.1f}s after try {len(earlier)}" if earlier else ""
+    if request.status >= 500:
+        return f"gateway answered {request.status} to {request.key}{wait}: will be retried"
+    if request.charged:
+        return f"gateway charged {request.key}{wait}"
+    return f"gateway: {request.key} again{wait}; its charge is returned, not repeated"
 
 
 class Watch:
@@ -97,7 +108,7 @@ class Watch:
 
     def _snapshot(self, letters: tuple[DeadLetter, ...]) -> Snapshot:
         requests = self.gateway.requests()
-        per_key = self.gateway.charges_per_key()
+        accepted = self.gateway.accepted_per_key()
         return Snapshot(
             elapsed=time.monotonic() - self._started,
             phase=self.phase,
@@ -105,8 +116,8 @@ class Watch:
             breaker=self._tally.breaker,
             waiting={queue: int(self._redis.llen(key)) for queue, key in self._queue_keys.items()},
             payments_queued=self.payments_queued,
-            charged=len(per_key),
-            charged_twice=sum(1 for count in per_key.values() if count > 1),
+            charged=sum(1 for r in requests if r.charged),
+            repeats=sum(count - 1 for count in accepted.values()),
             gateway_failures=sum(1 for r in requests if r.status >= 500),
             requests_while_down=sum(1 for r in requests if r.mode == "down"),
             breaker_opened=self._tally.breaker_opened,
@@ -118,15 +129,7 @@ class Watch:
     def _gateway_news(self) -> list[str]:
         requests = self.gateway.requests()
         fresh, self._tally.requests_seen = requests[self._tally.requests_seen :], len(requests)
-        news = []
-        for request in fresh:
-            if request.status >= 500:
-                news.append(f"gateway answered {request.status} to {request.key}: retry later")
-            elif request.charged:
-                news.append(f"gateway charged {request.key}")
-            else:
-                news.append(f"gateway: {request.key} again, the same charge is returned")
-        return news
+        return [_told(request, requests) for request in fresh]
 
     def _breaker_news(self) -> list[str]:
         state = self._breaker.state.value
@@ -134,7 +137,8 @@ class Watch:
         if state == before:
             return []
         if state == "open":
-            self._tally.breaker_opened += 1
+            # Counted from closed only: a failed half-open probe reopens it within one trip.
+            self._tally.breaker_opened += before == "closed"
             return [
                 f"breaker payments_gateway {before} -> OPEN: charges deferred, no attempt spent"
             ]

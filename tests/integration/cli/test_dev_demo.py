@@ -85,7 +85,7 @@ def test_the_demo_runs_to_its_summary_with_every_payment_charged_once(
     assert demo.process.wait(timeout=_DEMO_TIMEOUT) == 0, demo
     summary = _summary(demo.output())
     assert summary["payments queued"] == str(_PAYMENTS), demo
-    charged = f"{_PAYMENTS} ({_PAYMENTS} exactly once, 0 twice), by the gateway's own ledger"
+    charged = f"{_PAYMENTS} (each by one accepted request; 0 repeats), by the gateway's own ledger"
     assert summary["payments charged"] == charged, demo
     assert summary["dead letters"] == "1, replayed 1", demo
     assert summary["emails delivered"].startswith("2 of 2"), demo
