@@ -8,6 +8,9 @@
 #    hashes; scripts/lock.sh refreshes it), then the project itself, editable, with no
 #    further dependencies. The install is skipped while the lock and pyproject.toml are
 #    unchanged since the last one (OUTLAST_REINSTALL=1 forces it).
+#    OUTLAST_DEPS=lowest uses .venv-lowest: the lock for the test tools, then the lowest
+#    releases pyproject.toml admits for the project's own dependencies (the tested lower
+#    bounds); it runs pytest only, since lint and types are checked on the lock.
 #    OUTLAST_DEPS=newest instead uses .venv-newest and the newest releases that
 #    pyproject.toml's ranges admit, to see an upcoming break before users do.
 # 2. Runs ruff check, ruff format --check and mypy over the whole repository, and lint-imports
@@ -30,8 +33,9 @@ DEPS="${OUTLAST_DEPS:-locked}"
 case "$DEPS" in
 locked) VENV="$PWD/.venv" ;;
 newest) VENV="$PWD/.venv-newest" ;;
+lowest) VENV="$PWD/.venv-lowest" ;;
 *)
-    printf 'test.sh: ERROR: OUTLAST_DEPS=%s; expected locked (the default) or newest\n' "$DEPS" >&2
+    printf 'test.sh: ERROR: OUTLAST_DEPS=%s; expected locked (the default), lowest or newest\n' "$DEPS" >&2
     exit 2
     ;;
 esac
@@ -94,8 +98,22 @@ print(digest.hexdigest(), sys.version)')"
     "${pip[@]}" --require-hashes --no-deps -r requirements/dev.lock ||
         die "pip install -r requirements/dev.lock failed"
     "${pip[@]}" --no-deps --no-build-isolation -e . || die "pip install -e . failed"
+    if [ "$DEPS" = lowest ]; then
+        install_lowest_bounds
+        return 0
+    fi
     "$PY" -m pip check || die "the installed packages do not fit together (pip check)"
     printf '%s\n' "$wanted" >"$stamp"
+}
+
+# Moves the project's own dependencies (and the local extra's) down to the lowest releases
+# pyproject.toml admits, leaving the locked test tools in place.
+install_lowest_bounds() {
+    local lowest="$VENV/lowest-bounds.txt"
+    say "installing: the lowest releases pyproject.toml admits ($lowest)"
+    "$VENV/bin/uv" pip compile pyproject.toml --extra local --resolution lowest-direct \
+        --python-version 3.11 --no-header --quiet -o "$lowest" || die "uv could not resolve the lowest bounds"
+    "$VENV/bin/uv" pip install --python "$PY" --quiet -r "$lowest" || die "installing the lowest bounds failed"
 }
 
 # Runs one check; records its name if it fails, so every check runs and all failures show.
@@ -162,10 +180,12 @@ trap 'exit 129' HUP
 
 ensure_venv
 install_dependencies
-step "ruff check" "$VENV/bin/ruff" check .
-step "ruff format" "$VENV/bin/ruff" format --check .
-step "mypy" "$VENV/bin/mypy"
-step "import layering" "$VENV/bin/lint-imports" --no-cache
+if [ "$DEPS" != lowest ]; then
+    step "ruff check" "$VENV/bin/ruff" check .
+    step "ruff format" "$VENV/bin/ruff" format --check .
+    step "mypy" "$VENV/bin/mypy"
+    step "import layering" "$VENV/bin/lint-imports" --no-cache
+fi
 ensure_redis
 step "pytest" run_pytest "$@"
 
