@@ -28,6 +28,7 @@ import pytest
 import redis
 
 import _cluster_bulkhead_worker
+from _child_lines import next_line
 from _servers import delete_keys_with_prefix, free_port, start_redis_server
 from outlast import handle_errors
 from outlast.config import BulkheadConfig, reload_settings
@@ -113,15 +114,7 @@ class Workers:
 
     def read_line(self, process: subprocess.Popen[str]) -> str:
         """The worker's next line of output, within the process timeout."""
-        stdout = process.stdout
-        assert stdout is not None
-        lines: list[str] = []
-        # A daemon: if the worker hangs, killing it ends the read and this thread.
-        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(PROCESS_TIMEOUT)
-        assert lines, f"worker {process.pid} said nothing within {PROCESS_TIMEOUT} s"
-        return lines[0].strip()
+        return next_line(process, PROCESS_TIMEOUT)
 
     def __enter__(self) -> Workers:
         return self
