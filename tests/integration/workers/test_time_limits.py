@@ -60,11 +60,14 @@ async def test_past_the_hard_limit_work_is_retried_then_dead_lettered_and_replay
     tried = starts(redis_url, prefix)
     assert len(tried) == 2
     assert tried[1] - tried[0] >= 2.0  # the retry came after the kill at the hard limit
-    assert "Hard time limit (2.0s) exceeded" in worker.log()
+    # (The letter's own message above proves the hard limit; Celery's log line for it can be
+    # dropped as a dead-lettered task's failure line, so it is not asserted.)
     # Killed at the limit is a timeout, not a lost worker: no start is left counted.
-    assert not redis.Redis.from_url(redis_url).exists(
-        f"outlast:{namespace}:worker-starts:{sent.id}"
-    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert not client.exists(f"outlast:{namespace}:worker-starts:{sent.id}")
+    finally:
+        client.close()  # an unclosed client's socket warns, and fails, in a later test
 
     heal(redis_url, prefix)
     replayed = await asyncio.to_thread(replay, env, letter.id)
