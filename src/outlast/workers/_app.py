@@ -21,6 +21,7 @@ from kombu.entity import Exchange, Queue
 
 from outlast.config import Settings, get_settings
 from outlast.workers._queues import QUEUES, route_task
+from outlast.workers._schedule import beat_schedule
 from outlast.workers._watchdog import ConsumerWatchdog
 
 __all__ = ["DEFAULT_REDIS_URL", "TASK_MODULES", "app", "celery_config", "create_app"]
@@ -28,7 +29,15 @@ __all__ = ["DEFAULT_REDIS_URL", "TASK_MODULES", "app", "celery_config", "create_
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # Imported by every worker so the built-in tasks are registered.
-TASK_MODULES = ("outlast.tasks.maintenance", "outlast.tasks.payments", "outlast.tasks.emails")
+TASK_MODULES = (
+    "outlast.tasks.maintenance",
+    "outlast.tasks.payments",
+    "outlast.tasks.emails",
+    "outlast.tasks.recovery",
+    "outlast.tasks.orphans",
+    "outlast.tasks.monitoring",
+    "outlast.tasks.notifications",
+)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -63,16 +72,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "result_expires": 86_400,
         "include": [*TASK_MODULES, *settings.task_modules],
-        "beat_schedule": {
-            "outlast-release-due-retries": {
-                "task": "outlast.maintenance.release_due_retries",
-                "schedule": settings.retry_release_interval,
-            },
-            "outlast-sweep-ledger": {
-                "task": "outlast.maintenance.sweep_ledger",
-                "schedule": settings.ledger_sweep_interval,
-            },
-        },
+        "beat_schedule": beat_schedule(settings),
         "beat_scheduler": "outlast.workers._beat:LeaderScheduler",
         "outlast_beat_lease": {
             "redis_url": settings.redis_url or _result_url(broker, settings),
