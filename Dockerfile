@@ -11,7 +11,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 # The local extra brings Flower (the web page of `outlast flower`).
-RUN pip install ".[local,notify]"
+RUN pip install ".[local,notify,api]"
 
 # Workers never run as root: a task's code runs with no more rights than it needs.
 RUN useradd --create-home --uid 10001 outlast

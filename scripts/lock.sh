@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Refreshes requirements/dev.lock, the exact set of packages (with their hashes) that
-# scripts/test.sh installs, from pyproject.toml's dependencies, dev, local and notify extras plus the build
+# scripts/test.sh installs, from pyproject.toml's dependencies, dev, local, notify and api extras plus the build
 # backend (requirements/build.in):
 #
 #     bash scripts/lock.sh                 newest releases that fit the ranges
@@ -27,7 +27,7 @@ upgrade=(--upgrade)
 if [ "$#" -gt 0 ]; then
     upgrade=("$@")
 fi
-"$UV" pip compile pyproject.toml requirements/build.in --extra dev --extra local --extra notify --universal \
+"$UV" pip compile pyproject.toml requirements/build.in --extra dev --extra local --extra notify --extra api --universal \
     --python-version 3.11 --generate-hashes --no-header --quiet \
     "${upgrade[@]}" -o requirements/dev.lock
 echo "lock.sh: wrote requirements/dev.lock; run 'bash scripts/test.sh' and commit the lock on its own"

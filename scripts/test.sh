@@ -90,8 +90,8 @@ print(digest.hexdigest(), sys.version)')"
     fi
     local pip=("$PY" -m pip install --quiet --progress-bar off)
     if [ "$DEPS" = newest ]; then
-        say "installing: the project with its dev, local and notify extras, newest releases (not the lock)"
-        "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[dev,local,notify]" || die "pip install -e .[dev,local,notify] failed"
+        say "installing: the project with its dev, local, notify and api extras, newest releases (not the lock)"
+        "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[dev,local,notify,api]" || die "pip install -e .[dev,local,notify,api] failed"
         return 0
     fi
     say "installing: requirements/dev.lock (pinned, hashed), then the project itself"
@@ -111,7 +111,7 @@ print(digest.hexdigest(), sys.version)')"
 install_lowest_bounds() {
     local lowest="$VENV/lowest-bounds.txt"
     say "installing: the lowest releases pyproject.toml admits ($lowest)"
-    "$VENV/bin/uv" pip compile pyproject.toml --extra local --extra notify --resolution lowest-direct \
+    "$VENV/bin/uv" pip compile pyproject.toml --extra local --extra notify --extra api --resolution lowest-direct \
         --python-version 3.11 --no-header --quiet -o "$lowest" || die "uv could not resolve the lowest bounds"
     "$VENV/bin/uv" pip install --python "$PY" --quiet -r "$lowest" || die "installing the lowest bounds failed"
 }
