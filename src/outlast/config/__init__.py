@@ -27,6 +27,7 @@ from outlast.config._policies import (
     RetryStrategy,
     WindowType,
 )
+from outlast.config._recovery import RecoverySettings, get_recovery_settings
 from outlast.config._sections import (
     EmailSettings,
     PaymentSettings,
@@ -44,6 +45,7 @@ __all__ = [
     "FlowerSettings",
     "Jitter",
     "PaymentSettings",
+    "RecoverySettings",
     "RetryConfig",
     "RetryStrategy",
     "Settings",
@@ -54,6 +56,7 @@ __all__ = [
     "get_email_settings",
     "get_flower_settings",
     "get_payment_settings",
+    "get_recovery_settings",
     "get_retry_config",
     "get_settings",
     "get_timeout_config",
