@@ -24,10 +24,17 @@ _LOOPBACK_NAMES = ("localhost",)
 class FlowerSettings(SettingsBase):
     """Where Flower listens and the one login it accepts (``OUTLAST_FLOWER_*``)."""
 
-    flower_address: str = "127.0.0.1"
-    flower_port: int = Field(default=5555, ge=1, le=65535)
-    flower_user: str | None = None
-    flower_password: str | None = None
+    flower_address: str = Field(
+        default="127.0.0.1",
+        description="Address Flower listens on; off loopback only with a login set.",
+    )
+    flower_port: int = Field(default=5555, ge=1, le=65535, description="Port Flower listens on.")
+    flower_user: str | None = Field(
+        default=None, description="User of Flower's basic auth (set with the password)."
+    )
+    flower_password: str | None = Field(
+        default=None, description="Password of Flower's basic auth (set with the user)."
+    )
 
     _flower_address = field_validator("flower_address")(checks.host_name)
 

@@ -37,14 +37,22 @@ class EmailSettings(SettingsBase):
     from ``smtp_from``.
     """
 
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_tls: bool = False
-    smtp_from: str = "outlast@localhost"
-    smtp_timeout: float = Field(default=30.0, gt=0)
+    smtp_host: str = Field(default="127.0.0.1", description="Host of the SMTP relay.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the SMTP relay.")
+    smtp_username: str | None = Field(
+        default=None, description="Set, the relay is logged in to with this user."
+    )
+    smtp_password: str | None = Field(default=None, description="Password of that login.")
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the connection with STARTTLS before sending."
+    )
+    smtp_tls: bool = Field(default=False, description="TLS from the first byte (port 465 style).")
+    smtp_from: str = Field(
+        default="outlast@localhost", description="Sender address of the built-in email task."
+    )
+    smtp_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds one exchange with the relay may take."
+    )
 
     _smtp_host = field_validator("smtp_host")(checks.host_name)
 
@@ -53,8 +61,14 @@ class PaymentSettings(SettingsBase):
     """The gateway of the built-in payment task (``OUTLAST_PAYMENT_*``): charges POST to
     ``payment_gateway_url`` and wait at most ``payment_timeout`` seconds."""
 
-    payment_gateway_url: str | None = None
-    payment_timeout: float = Field(default=30.0, gt=0)
+    payment_gateway_url: str | None = Field(
+        default=None,
+        description="Base URL of the payment gateway; charges are POSTed to `<url>/charges`. "
+        "Required by workers of the payments queue.",
+    )
+    payment_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds one charge request may take."
+    )
 
     _payment_gateway_url = field_validator("payment_gateway_url")(checks.http_url)
 

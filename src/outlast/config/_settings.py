@@ -40,36 +40,64 @@ class _Override(BaseModel):
 class BreakerOverride(_Override):
     """Fields of a breaker profile that settings may change."""
 
-    failure_threshold: int | None = None
-    recovery_timeout: float | None = None
-    half_open_max_calls: int | None = None
-    failure_rate_threshold: float | None = None
-    slow_call_rate_threshold: float | None = None
-    slow_call_duration: float | None = None
-    window_type: WindowType | None = None
-    window_size: int | None = None
-    minimum_calls: int | None = None
-    profile: BreakerProfile | None = None
+    failure_threshold: int | None = Field(
+        default=None, description="Consecutive failures that open the breaker."
+    )
+    recovery_timeout: float | None = Field(
+        default=None, description="Seconds open before half-open probes are let through."
+    )
+    half_open_max_calls: int | None = Field(
+        default=None, description="Probe calls admitted while half-open."
+    )
+    failure_rate_threshold: float | None = Field(
+        default=None, description="Failure ratio over the window that opens the breaker."
+    )
+    slow_call_rate_threshold: float | None = Field(
+        default=None, description="Slow-call ratio over the window that opens the breaker."
+    )
+    slow_call_duration: float | None = Field(
+        default=None, description="Seconds after which a call counts as slow."
+    )
+    window_type: WindowType | None = Field(
+        default=None, description="Sliding window by call count or by time."
+    )
+    window_size: int | None = Field(
+        default=None, description="Calls (count window) or seconds (time window) in the window."
+    )
+    minimum_calls: int | None = Field(
+        default=None, description="Calls in the window before its rates are judged."
+    )
+    profile: BreakerProfile | None = Field(
+        default=None, description="The profile name of the specification's tables."
+    )
 
 
 class BulkheadOverride(_Override):
     """Fields of a bulkhead profile that settings may change."""
 
-    capacity: int | None = None
-    timeout: float | None = None
+    capacity: int | None = Field(default=None, description="Calls admitted at once.")
+    timeout: float | None = Field(
+        default=None, description="Seconds a call waits for a permit before it is refused."
+    )
 
 
 class RetryOverride(_Override):
     """Fields of a retry profile that settings may change (exception lists stay in code)."""
 
-    max_attempts: int | None = None
-    initial_delay: float | None = None
-    backoff_factor: float | None = None
-    max_delay: float | None = None
-    strategy: RetryStrategy | None = None
-    jitter: bool | None = None
-    attempt_timeout: float | None = None
-    deadline: float | None = None
+    max_attempts: int | None = Field(default=None, description="Attempts, the first included.")
+    initial_delay: float | None = Field(default=None, description="Seconds before the first retry.")
+    backoff_factor: float | None = Field(
+        default=None, description="Growth of the delay from one retry to the next."
+    )
+    max_delay: float | None = Field(default=None, description="Cap on any one delay, in seconds.")
+    strategy: RetryStrategy | None = Field(
+        default=None, description="Fixed, exponential, linear or fibonacci backoff."
+    )
+    jitter: bool | None = Field(default=None, description="Whether delays are randomized.")
+    attempt_timeout: float | None = Field(default=None, description="Seconds one attempt may take.")
+    deadline: float | None = Field(
+        default=None, description="Seconds the whole call may take, retries included."
+    )
 
 
 class Settings(SettingsBase):
@@ -117,44 +145,208 @@ class Settings(SettingsBase):
     (``PaymentSettings``) and the SMTP relay (``EmailSettings``).
     """
 
-    redis_url: str | None = None
-    broker_url: str | None = None
-    mongodb_url: str | None = None
-    namespace: str = "default"
-    state_scope: Literal["cluster", "local"] | None = None
-    state_flush_interval: float = Field(default=0.05, gt=0)
-    state_sync_interval: float = Field(default=1.0, gt=0)
-    redis_down_policy: Literal["local", "fail_open", "fail_closed"] = "local"
-    bulkhead_lease: float = Field(default=30.0, gt=0)
-    result_backend: str | None = None
-    broker_visibility_timeout: int = Field(default=300, ge=10, le=3600)
-    task_time_limit: float | None = Field(default=600.0, gt=0)
-    task_soft_time_limit: float | None = Field(default=540.0, gt=0)
-    worker_soft_shutdown_timeout: float = Field(default=10.0, ge=0)
-    retry_park_threshold: float = Field(default=60.0, gt=0)
-    idempotency_claim_lease: float = Field(default=30.0, gt=0)
-    max_worker_losses: int = Field(default=3, ge=1)
-    task_modules: list[str] = Field(default_factory=list)
-    retry_release_interval: float = Field(default=5.0, gt=0)
-    beat_lease_ttl: float = Field(default=10.0, ge=1.0)
-    worker_watchdog_interval: float = Field(default=1.0, gt=0)
-    worker_watchdog_stall: float = Field(default=5.0, gt=0)
-    ledger_grace: float = Field(default=10.0, gt=0)
-    ledger_sweep_interval: float = Field(default=5.0, gt=0)
-    monitoring_buffer_size: int = Field(default=100_000, ge=1)
-    monitoring_flush_interval: float = Field(default=0.5, gt=0)
-    alert_group_wait: float = Field(default=30.0, ge=0)
-    alert_group_interval: float = Field(default=300.0, gt=0)
-    alert_repeat_interval: float = Field(default=4 * 3600.0, gt=0)
-    alert_min_calls: int = Field(default=20, ge=1)
-    alert_error_rate_high: float = Field(default=0.05, gt=0, le=1)
-    alert_error_rate_high_resolve: float = Field(default=0.03, gt=0, le=1)
-    alert_error_rate_critical: float = Field(default=0.20, gt=0, le=1)
-    alert_error_rate_critical_resolve: float = Field(default=0.10, gt=0, le=1)
-    circuit_breakers: dict[str, BreakerOverride] = Field(default_factory=dict)
-    bulkheads: dict[str, BulkheadOverride] = Field(default_factory=dict)
-    retries: dict[str, RetryOverride] = Field(default_factory=dict)
-    timeouts: dict[str, float] = Field(default_factory=dict)
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for shared breaker and bulkhead state, the store and (unless "
+        "`OUTLAST_BROKER_URL` is set) the broker: redis://, rediss://, unix://, "
+        "redis+cluster:// or redis+sentinel://.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://, rediss://, redis+socket://, amqp://, amqps://, "
+        "pyamqp://); unset, the broker is `OUTLAST_REDIS_URL`, else the local Redis.",
+    )
+    mongodb_url: str | None = Field(
+        default=None,
+        description="Set, the durable store (dead letters, idempotency, retry schedule, "
+        "events, alerts) lives in this MongoDB instead of Redis.",
+    )
+    namespace: str = Field(
+        default="default",
+        description="Keeps deployments sharing one Redis apart: broker, results, store and "
+        "shared state live under their own key prefix.",
+    )
+    state_scope: Literal["cluster", "local"] | None = Field(
+        default=None,
+        description="Whether breakers and bulkheads share their state through Redis; unset, "
+        "cluster when `OUTLAST_REDIS_URL` is set, else local.",
+    )
+    state_flush_interval: float = Field(
+        default=0.05,
+        gt=0,
+        description="Seconds between a cluster breaker's batched writes of outcomes to Redis.",
+    )
+    state_sync_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between an idle cluster breaker's re-reads of its view.",
+    )
+    redis_down_policy: Literal["local", "fail_open", "fail_closed"] = Field(
+        default="local",
+        description="What a cluster breaker does while Redis does not answer: continue on "
+        "local state and resync, let every call through, or refuse every call.",
+    )
+    bulkhead_lease: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a cluster bulkhead permit lasts unless renewed (a killed holder "
+        "loses it after this).",
+    )
+    result_backend: str | None = Field(
+        default=None,
+        description="Where Celery keeps task results; unset, the broker.",
+    )
+    broker_visibility_timeout: int = Field(
+        default=300,
+        ge=10,
+        le=3600,
+        description="Seconds before a Redis broker hands an unacknowledged message to "
+        "another worker.",
+    )
+    task_time_limit: float | None = Field(
+        default=600.0,
+        gt=0,
+        description="Hard time limit of a task, in seconds: the pool kills it; counted as a "
+        "timeout under the retry policy.",
+    )
+    task_soft_time_limit: float | None = Field(
+        default=540.0,
+        gt=0,
+        description="Soft time limit of a task, in seconds: raised inside it; counted as a "
+        "timeout under the retry policy.",
+    )
+    worker_soft_shutdown_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a stopping worker lets running tasks finish before it stops for good.",
+    )
+    retry_park_threshold: float = Field(
+        default=60.0,
+        gt=0,
+        description="Retry delays longer than this many seconds wait in the store, released "
+        "by beat, instead of on the broker.",
+    )
+    idempotency_claim_lease: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an idempotent operation's claim lasts, renewed while it runs; a "
+        "dead worker's work is taken over after about this.",
+    )
+    max_worker_losses: int = Field(
+        default=3,
+        ge=1,
+        description="Starts during which a message's worker process died before the message "
+        "is dead-lettered as `worker_lost`.",
+    )
+    task_modules: list[str] = Field(
+        default_factory=list,
+        description="The application's modules of `@operation`s, imported by every worker "
+        "(comma-separated or a JSON list).",
+    )
+    retry_release_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between beat's releases of parked retries that are due.",
+    )
+    beat_lease_ttl: float = Field(
+        default=10.0,
+        ge=1.0,
+        description="Seconds of the leader lease that lets one beat of several send the "
+        "schedule; a standby takes over within about this.",
+    )
+    worker_watchdog_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between a worker's checks that it still consumes its queues.",
+    )
+    worker_watchdog_stall: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds work may wait without reaching a worker before it "
+        "re-establishes its consumers.",
+    )
+    ledger_grace: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds after sending before beat's ledger sweep sends again work that "
+        "is in no queue and never started.",
+    )
+    ledger_sweep_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between beat's sweeps of the ledger of sent work.",
+    )
+    monitoring_buffer_size: int = Field(
+        default=100_000,
+        ge=1,
+        description="Error events buffered per process; beyond that they are dropped and counted.",
+    )
+    monitoring_flush_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between flushes of buffered error events to Redis and the store.",
+    )
+    alert_group_wait: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds after its first alert before a new alert group is notified.",
+    )
+    alert_group_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Least seconds between notifications of changes to an alert group.",
+    )
+    alert_repeat_interval: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        description="Seconds between repeats of an unacknowledged alert's notification.",
+    )
+    alert_min_calls: int = Field(
+        default=20,
+        ge=1,
+        description="Calls a service must have in the window before its error rate can "
+        "raise an alert.",
+    )
+    alert_error_rate_high: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Failure ratio that raises `error_rate_high`.",
+    )
+    alert_error_rate_high_resolve: float = Field(
+        default=0.03,
+        gt=0,
+        le=1,
+        description="Failure ratio under which `error_rate_high` resolves.",
+    )
+    alert_error_rate_critical: float = Field(
+        default=0.20,
+        gt=0,
+        le=1,
+        description="Failure ratio that raises `error_rate_critical`.",
+    )
+    alert_error_rate_critical_resolve: float = Field(
+        default=0.10,
+        gt=0,
+        le=1,
+        description="Failure ratio under which `error_rate_critical` resolves.",
+    )
+    circuit_breakers: dict[str, BreakerOverride] = Field(
+        default_factory=dict,
+        description="Per-name overrides of circuit breaker profiles.",
+    )
+    bulkheads: dict[str, BulkheadOverride] = Field(
+        default_factory=dict,
+        description="Per-name overrides of bulkhead profiles.",
+    )
+    retries: dict[str, RetryOverride] = Field(
+        default_factory=dict,
+        description="Per-name overrides of retry profiles.",
+    )
+    timeouts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-name timeouts in seconds (`get_timeout_config`).",
+    )
 
     _redis_url = field_validator("redis_url")(checks.redis_url)
     _broker_url = field_validator("broker_url")(checks.broker_url)
