@@ -18,6 +18,7 @@ from outlast.config._lookup import (
     get_retry_config,
     get_timeout_config,
 )
+from outlast.config._monitoring import MonitoringSettings, get_monitoring_settings
 from outlast.config._policies import (
     BreakerProfile,
     BulkheadConfig,
@@ -44,6 +45,7 @@ __all__ = [
     "EmailSettings",
     "FlowerSettings",
     "Jitter",
+    "MonitoringSettings",
     "PaymentSettings",
     "RecoverySettings",
     "RetryConfig",
@@ -55,6 +57,7 @@ __all__ = [
     "get_circuit_breaker_config",
     "get_email_settings",
     "get_flower_settings",
+    "get_monitoring_settings",
     "get_payment_settings",
     "get_recovery_settings",
     "get_retry_config",

@@ -1,0 +1,45 @@
+"""The settings of monitoring's beat jobs (``OUTLAST_MONITORING_*``), read only where beat
+and the ``monitoring`` queue run.
+
+Beat sends ``outlast.monitoring.compute_stats`` every ``monitoring_stats_interval``
+seconds (60), ``evaluate_alerts`` every ``monitoring_evaluate_interval`` (30), ``escalate``
+every ``monitoring_escalate_interval`` (60) and ``prune`` every
+``monitoring_prune_interval`` (86400: daily). The prune deletes error events and resolved
+alerts older than ``monitoring_event_retention`` (7 days), statistics snapshots older
+than ``monitoring_snapshot_retention`` (1 day), and forgets the error patterns not seen
+for ``monitoring_event_retention``. The store never keeps a record longer than its own
+event retention (7 days, ``open_store(event_retention=...)``), so a longer monitoring
+retention keeps nothing longer. What the recording side reads (``monitoring_buffer_size``,
+``monitoring_flush_interval``) and the alert rules' ``alert_*`` settings stay in
+:class:`~outlast.config.Settings`: every process that records errors reads those.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from outlast.config._loading import SettingsBase, loader
+
+__all__ = ["MonitoringSettings", "get_monitoring_settings"]
+
+_DAY = 86400.0
+
+
+class MonitoringSettings(SettingsBase):
+    """Intervals of monitoring's beat jobs and the prune's retentions, in seconds."""
+
+    monitoring_stats_interval: float = Field(default=60.0, gt=0)
+    monitoring_evaluate_interval: float = Field(default=30.0, gt=0)
+    monitoring_escalate_interval: float = Field(default=60.0, gt=0)
+    monitoring_prune_interval: float = Field(default=_DAY, gt=0)
+    monitoring_event_retention: float = Field(default=7 * _DAY, gt=0)
+    monitoring_snapshot_retention: float = Field(default=_DAY, gt=0)
+
+
+_load = loader(MonitoringSettings)
+
+
+def get_monitoring_settings() -> MonitoringSettings:
+    """The process's monitoring job settings, read on first use; SettingsError if one is
+    wrong."""
+    return _load()
