@@ -18,6 +18,7 @@ from outlast.config._lookup import (
     get_retry_config,
     get_timeout_config,
 )
+from outlast.config._metrics import MetricsSettings, get_metrics_settings
 from outlast.config._monitoring import MonitoringSettings, get_monitoring_settings
 from outlast.config._policies import (
     BreakerProfile,
@@ -45,6 +46,7 @@ __all__ = [
     "EmailSettings",
     "FlowerSettings",
     "Jitter",
+    "MetricsSettings",
     "MonitoringSettings",
     "PaymentSettings",
     "RecoverySettings",
@@ -57,6 +59,7 @@ __all__ = [
     "get_circuit_breaker_config",
     "get_email_settings",
     "get_flower_settings",
+    "get_metrics_settings",
     "get_monitoring_settings",
     "get_payment_settings",
     "get_recovery_settings",
