@@ -7,7 +7,7 @@ Every public method is wrapped by ``translated``, so no driver error leaves it u
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -15,7 +15,7 @@ from outlast._clock import Clock
 from outlast.errors import ErrorSeverity
 from outlast.store._collections import check_instant, check_page, check_window, filters
 from outlast.store._document import check_enum
-from outlast.store._errors import translated
+from outlast.store._errors import InvalidRecordError, translated
 from outlast.store._idempotency import IdempotencyClaim, IdempotencyRecord, check_lease
 from outlast.store._parts import AlertsPart, IdempotencyPart, RetriesPart, TimelinePart
 from outlast.store._records import (
@@ -179,6 +179,23 @@ class StoreCore:
         return await self._events.put(handle, event, now=self._now())
 
     @translated
+    async def record_error_events(self, events: Sequence[ErrorEvent]) -> int:
+        batch = list(events)
+        for event in batch:
+            if not isinstance(event, ErrorEvent):
+                raise InvalidRecordError("record_error_events", "events", "must be ErrorEvents")
+        if not batch:
+            return 0
+        handle = await self._handle("error_events")
+        return await self._events.put_many(handle, batch, now=self._now())
+
+    @translated
+    async def purge_error_events(self, *, before: float) -> int:
+        _check_before("purge_error_events", before)
+        handle = await self._handle("error_events")
+        return await self._events.purge(handle, (), before=before)
+
+    @translated
     async def list_error_events(
         self,
         *,
@@ -281,6 +298,11 @@ class StoreCore:
     async def update_alert(self, alert_id: str, change: Callable[[Alert], Alert]) -> Alert | None:
         return await self._alerts.update(await self._handle("alerts"), alert_id, change)
 
+    @translated
+    async def purge_resolved_alerts(self, *, before: float) -> int:
+        _check_before("purge_resolved_alerts", before)
+        return await self._alerts.purge_resolved(await self._handle("alerts"), before=before)
+
     # -- snapshots ------------------------------------------------------------------------
 
     @translated
@@ -314,3 +336,15 @@ class StoreCore:
         return await self._snapshots.find(
             handle, chosen, since=since, until=until, limit=limit, offset=offset, now=self._now()
         )
+
+    @translated
+    async def purge_snapshots(self, *, before: float, kind: str | None = None) -> int:
+        _check_before("purge_snapshots", before)
+        handle = await self._handle("snapshots")
+        return await self._snapshots.purge(handle, filters(kind=kind), before=before)
+
+
+def _check_before(operation: str, before: float) -> None:
+    """A purge needs a time: None would mean "everything"."""
+    if before is None or check_instant(operation, "before", before) is None:
+        raise InvalidRecordError(operation, "before", "must be epoch seconds, got None")

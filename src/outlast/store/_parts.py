@@ -7,7 +7,7 @@ event loop, or the MongoDB collection of the record kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from outlast.store._collections import Filters
@@ -24,6 +24,8 @@ class TimelinePart(Protocol[R]):
     """Timestamped records of one kind (see ``Collection``)."""
 
     async def put(self, handle: Any, record: R, *, now: float) -> R: ...
+
+    async def put_many(self, handle: Any, records: Sequence[R], *, now: float) -> int: ...
 
     async def get(self, handle: Any, item_id: str, *, now: float) -> R | None: ...
 
@@ -102,3 +104,5 @@ class AlertsPart(Protocol):
     async def find(
         self, handle: Any, *, status: AlertStatus, limit: int, offset: int
     ) -> list[Alert]: ...
+
+    async def purge_resolved(self, handle: Any, *, before: float) -> int: ...

@@ -11,15 +11,16 @@ against this protocol runs on either. Rules every backend keeps:
   an alert merges into the active one.) ``update_alert`` changes one alert atomically:
   concurrent updates all apply, none overwrites another.
 - Events, recovery attempts, snapshots and resolved alerts expire after the store's
-  retention; dead letters and scheduled retries never expire; a completed idempotency key
-  expires after the idempotency retention and a pending claim after its lease.
+  retention (the ``purge_*`` methods delete them sooner, for monitoring's prune); dead
+  letters and scheduled retries never expire; a completed idempotency key expires after
+  the idempotency retention and a pending claim after its lease.
 - Every backend failure surfaces as ``StoreUnavailableError``; bad records and arguments as
   ``InvalidRecordError`` (a ``ValueError``), before anything is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from outlast.errors import ErrorSeverity
@@ -137,6 +138,16 @@ class Store(Protocol):
         """Store ``event`` until it is older than the retention."""
         ...
 
+    async def record_error_events(self, events: Sequence[ErrorEvent]) -> int:
+        """Store many events as ``record_error_event`` stores each, in one round trip (one
+        Redis pipeline, one MongoDB ``insert_many``); how many were new. Raises before
+        writing anything if one of them is not an ``ErrorEvent``."""
+        ...
+
+    async def purge_error_events(self, *, before: float) -> int:
+        """Delete every error event that occurred at or before ``before``; how many."""
+        ...
+
     async def list_error_events(
         self,
         *,
@@ -217,6 +228,11 @@ class Store(Protocol):
         cannot become active again."""
         ...
 
+    async def purge_resolved_alerts(self, *, before: float) -> int:
+        """Delete every alert resolved at or before ``before`` (never an active one); how
+        many."""
+        ...
+
     # -- snapshots ------------------------------------------------------------------------
 
     async def put_snapshot(self, snapshot: Snapshot) -> Snapshot:
@@ -237,6 +253,11 @@ class Store(Protocol):
         offset: int = 0,
     ) -> list[Snapshot]:
         """Snapshots, most recently taken first."""
+        ...
+
+    async def purge_snapshots(self, *, before: float, kind: str | None = None) -> int:
+        """Delete every snapshot (of ``kind``, if given) taken at or before ``before``; how
+        many."""
         ...
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -108,6 +108,10 @@ OPERATIONS: dict[str, Operation] = {
     "count_scheduled_retries": lambda s: s.count_scheduled_retries(),
     "cancel_retry": lambda s: s.cancel_retry("x"),
     "record_error_event": lambda s: s.record_error_event(error_event(occurred_at=1e12)),
+    "record_error_events": lambda s: s.record_error_events([error_event(occurred_at=1e12)]),
+    "purge_error_events": lambda s: s.purge_error_events(before=1.0),
+    "purge_resolved_alerts": lambda s: s.purge_resolved_alerts(before=1.0),
+    "purge_snapshots": lambda s: s.purge_snapshots(before=1.0),
     "list_error_events": lambda s: s.list_error_events(),
     "count_error_events": lambda s: s.count_error_events(),
     "record_recovery_attempt": lambda s: s.record_recovery_attempt(

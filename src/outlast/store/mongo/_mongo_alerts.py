@@ -108,6 +108,11 @@ class MongoAlerts:
         result = await coll.replace_one({"_id": alert.id, "_rev": revision}, document)
         return bool(result.matched_count)
 
+    async def purge_resolved(self, coll: Any, *, before: float) -> int:
+        """Delete the alerts resolved at or before ``before``; how many."""
+        query = {"status": AlertStatus.RESOLVED.value, "resolved_at": {"$lte": before}}
+        return int((await coll.delete_many(query)).deleted_count)
+
     def _not_expired(self) -> dict[str, Any]:
         return {
             "$or": [

@@ -8,10 +8,10 @@ as in the Redis backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from outlast.store._collections import Collection, Filters
 from outlast.store._document import Record
@@ -23,6 +23,7 @@ __all__ = ["MongoTimeline"]
 R = TypeVar("R", bound=Record)
 
 MAX_UPDATE_TRIES = 50
+_DUPLICATE_KEY = 11000
 
 
 class MongoTimeline(Generic[R]):
@@ -44,6 +45,31 @@ class MongoTimeline(Generic[R]):
         except DuplicateKeyError:
             return await self.get(coll, record.id, now=now) or record
         return record
+
+    async def put_many(self, coll: Any, records: Sequence[R], *, now: float) -> int:
+        """Store each record as :meth:`put` does, in one unordered ``insert_many`` (an id
+        already stored is skipped, the rest still go in); how many were new."""
+        documents = []
+        for record in records:
+            expire_at = None
+            if self.retention is not None:
+                expire_at = getattr(record, self.spec.time_field) + self.retention
+                if expire_at <= now:
+                    continue
+            documents.append(to_mongo(record, expire_at=expire_at))
+        if not documents:
+            return 0
+        try:
+            result = await coll.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            details = error.details
+            errors = details.get("writeErrors", [])
+            if details.get("writeConcernErrors") or any(
+                e.get("code") != _DUPLICATE_KEY for e in errors
+            ):
+                raise
+            return int(details.get("nInserted", len(documents) - len(errors)))
+        return len(result.inserted_ids)
 
     async def get(self, coll: Any, item_id: str, *, now: float) -> R | None:
         """The record with ``item_id``, or None (also when it is past retention)."""

@@ -22,8 +22,8 @@ from outlast.store._records import (
     resolved_alert,
 )
 from outlast.store.redis._redis_client import Connection
-from outlast.store.redis._redis_timeline import decode, encode, ttl_ms
-from outlast.store.redis._redis_transact import transact
+from outlast.store.redis._redis_timeline import PURGE_BATCH, decode, encode, ttl_ms
+from outlast.store.redis._redis_transact import Plan, transact
 
 __all__ = ["RedisAlerts"]
 
@@ -108,6 +108,39 @@ class RedisAlerts:
             return []
         documents = await conn.client.mget([self._item(alert_id) for alert_id in ids])
         return [decode(Alert, raw) for raw in documents if raw is not None]
+
+    async def purge_resolved(self, conn: Connection, *, before: float) -> int:
+        """Delete the alerts resolved at or before ``before``; how many. Each is checked
+        and deleted in one transaction, so an alert raised again meanwhile stays."""
+        index, skipped, total = self._index(AlertStatus.RESOLVED), 0, 0
+        while ids := cast(
+            list[str],
+            await conn.client.zrangebyscore(
+                index, "-inf", repr(before), start=skipped, num=PURGE_BATCH
+            ),
+        ):
+            for alert_id in ids:
+                outcome = await transact(
+                    conn.client, self._item(alert_id), self._purge_plan(alert_id, before)
+                )
+                total += outcome == "deleted"
+                skipped += outcome == "kept"
+        return total
+
+    def _purge_plan(self, alert_id: str, before: float) -> Plan[str]:
+        index = self._index(AlertStatus.RESOLVED)
+
+        def plan(raw: str | None) -> tuple[str, Write | None]:
+            alert = None if raw is None else decode(Alert, raw)
+            if alert is not None and (alert.resolved_at or before + 1) > before:
+                if alert.status is AlertStatus.RESOLVED:
+                    return "kept", None  # resolved again later: its score is behind
+                return "gone", lambda pipe: pipe.zrem(index, alert_id)
+            outcome = "gone" if alert is None else "deleted"
+            return outcome, lambda pipe: (pipe.delete(self._item(alert_id)),
+                                          pipe.zrem(index, alert_id))  # fmt: skip
+
+        return plan
 
     def _live(self, raw: str | bytes | None) -> Alert | None:
         """The stored alert, unless it is missing or resolved longer than the retention."""

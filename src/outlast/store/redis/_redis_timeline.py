@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import combinations
 from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote
@@ -88,23 +88,35 @@ class RedisTimeline(Generic[R]):
 
     async def put(self, conn: Connection, record: R, *, now: float) -> R:
         """Store ``record`` unless its id exists (then return the stored one)."""
+        planned = self._put_call(record, now=now)
+        if planned is None:
+            return record  # already past retention: the policy says it is gone
+        existing = await conn.put_indexed(keys=planned[0], args=planned[1])
+        return record if existing is None else decode(self.spec.record, existing)
+
+    async def put_many(self, conn: Connection, records: Sequence[R], *, now: float) -> int:
+        """Store each record as :meth:`put` does, in one pipeline; how many were new."""
+        calls = [c for c in (self._put_call(r, now=now) for r in records) if c is not None]
+        if not calls:
+            return 0
+        async with conn.client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                await conn.put_indexed(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        return sum(1 for existing in results if existing is None)
+
+    def _put_call(self, record: R, *, now: float) -> tuple[list[str], list[str | int]] | None:
+        """The keys and arguments of the put script for ``record``; None if it is already
+        past retention."""
         score: float = getattr(record, self.spec.time_field)
         expiry, prune = 0, ""
         if self.retention is not None:
             remaining = score + self.retention - now
             if remaining <= 0:
-                return record  # already past retention: the policy says it is gone
+                return None
             expiry, prune = ttl_ms(remaining), repr(now - self.retention)
         keys = [self.item_key(record.id), *self.index_keys(record)]
-        args: list[str | int | float] = [
-            record.id,
-            encode(record.to_document()),
-            repr(score),
-            expiry,
-            prune,
-        ]
-        existing = await conn.put_indexed(keys=keys, args=args)
-        return record if existing is None else decode(self.spec.record, existing)
+        return keys, [record.id, encode(record.to_document()), repr(score), expiry, prune]
 
     async def get(self, conn: Connection, item_id: str, *, now: float) -> R | None:
         """The record with ``item_id``, or None (also when it is past retention)."""
