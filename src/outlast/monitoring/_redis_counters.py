@@ -62,6 +62,27 @@ class RedisCounters:
         batch.counted = True
         return True
 
+    def forget_fingerprints(self, before: float) -> int | None:
+        """Drop the patterns (``fp_*`` fields) last seen at or before ``before``; how many,
+        or None if Redis did not answer. A pattern seen again starts afresh."""
+
+        def forget(client: Any) -> int:
+            stale = [
+                fingerprint
+                for fingerprint, sample in client.hscan_iter(self.key("fp_sample"), count=500)
+                if _last_seen(sample) <= before
+            ]
+            for start in range(0, len(stale), 500):
+                chunk = stale[start : start + 500]
+                pipeline = client.pipeline(transaction=True)
+                for name in ("fp_sample", "fp_first", "fp_total"):
+                    pipeline.hdel(self.key(name), *chunk)
+                pipeline.execute()
+            return len(stale)
+
+        forgotten = self.link.call(forget)
+        return None if isinstance(forgotten, Unavailable) else forgotten
+
     def _queue(self, pipeline: Any, batch: Batch) -> None:
         increments = error_increments(batch.events)
         increments.update(success_increments(batch.successes, at=batch.taken_at))
@@ -108,3 +129,11 @@ def sample_of(event: ErrorEventData) -> dict[str, Any]:
         "last_seen": event.occurred_at,
         "example_message": event.message,
     }
+
+
+def _last_seen(sample: bytes | str) -> float:
+    """When a stored sample was seen; a sample that does not say counts as never."""
+    try:
+        return float(json.loads(sample)["last_seen"])
+    except (ValueError, KeyError, TypeError):
+        return float("-inf")
