@@ -1,15 +1,17 @@
 """The settings of monitoring's beat jobs (``OUTLAST_MONITORING_*``), read only where beat
 and the ``monitoring`` queue run.
 
-Beat sends ``outlast.monitoring.compute_stats`` every ``monitoring_stats_interval``
-seconds (60), ``evaluate_alerts`` every ``monitoring_evaluate_interval`` (30), ``escalate``
-every ``monitoring_escalate_interval`` (60) and ``prune`` every
-``monitoring_prune_interval`` (86400: daily). The prune deletes error events and resolved
-alerts older than ``monitoring_event_retention`` (7 days), statistics snapshots older
-than ``monitoring_snapshot_retention`` (1 day), and forgets the error patterns not seen
-for ``monitoring_event_retention``. The store never keeps a record longer than its own
-event retention (7 days, ``open_store(event_retention=...)``), so a longer monitoring
-retention keeps nothing longer. What the recording side reads (``monitoring_buffer_size``,
+``outlast.monitoring.compute_stats`` runs every ``monitoring_stats_interval`` seconds.
+``outlast.monitoring.evaluate_alerts`` runs every ``monitoring_evaluate_interval`` seconds.
+``outlast.monitoring.escalate`` runs every ``monitoring_escalate_interval`` seconds.
+``outlast.monitoring.prune`` runs every ``monitoring_prune_interval`` seconds (daily).
+The prune deletes error events and resolved alerts older than
+``monitoring_event_retention`` seconds, and forgets error patterns not seen for as long.
+The prune deletes statistics snapshots older than ``monitoring_snapshot_retention``
+seconds (other snapshots, such as silences, are kept).
+The store never keeps a record longer than its own event retention (7 days,
+``open_store(event_retention=...)``), so a longer monitoring retention keeps nothing
+longer. What the recording side reads (``monitoring_buffer_size``,
 ``monitoring_flush_interval``) and the alert rules' ``alert_*`` settings stay in
 :class:`~outlast.config.Settings`: every process that records errors reads those.
 """
