@@ -20,6 +20,7 @@ from outlast.config._lookup import (
 )
 from outlast.config._metrics import MetricsSettings, get_metrics_settings
 from outlast.config._monitoring import MonitoringSettings, get_monitoring_settings
+from outlast.config._notify import NotifySettings, get_notify_settings
 from outlast.config._policies import (
     BreakerProfile,
     BulkheadConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "Jitter",
     "MetricsSettings",
     "MonitoringSettings",
+    "NotifySettings",
     "PaymentSettings",
     "RecoverySettings",
     "RetryConfig",
@@ -61,6 +63,7 @@ __all__ = [
     "get_flower_settings",
     "get_metrics_settings",
     "get_monitoring_settings",
+    "get_notify_settings",
     "get_payment_settings",
     "get_recovery_settings",
     "get_retry_config",
