@@ -69,7 +69,9 @@ class RecoveryServiceSettings(_Part):
 class RecoverySettings(SettingsBase):
     """The recovery workers' settings (``OUTLAST_RECOVERY_*``).
 
-    ``recovery_sweep_interval``: seconds between health sweeps (beat). A service whose heal
+    ``recovery_sweep_interval``: seconds between health sweeps (beat); a service a sweep
+    could not heal is healed again every ``recovery_reheal_interval`` seconds until the
+    next sweep, so it is healed soon after it returns. A service whose heal
     failed ``recovery_heals_before_restart`` sweeps in a row is restarted through its hook,
     within the restart limit (``recovery_restart_burst`` per ``recovery_restart_window``
     seconds, ``recovery_restart_delay`` doubling up to ``recovery_restart_max_delay``,
@@ -84,6 +86,7 @@ class RecoverySettings(SettingsBase):
     recovery_restart_hooks: dict[str, RecoveryHookSettings] = Field(default_factory=dict)
     recovery_sweep_interval: float = Field(default=30.0, gt=0)
     recovery_heals_before_restart: int = Field(default=2, ge=1)
+    recovery_reheal_interval: float = Field(default=0.5, gt=0)
     recovery_restart_burst: int = Field(default=5, ge=1)
     recovery_restart_window: float = Field(default=600.0, gt=0)
     recovery_restart_delay: float = Field(default=10.0, ge=0)

@@ -25,11 +25,14 @@ from outlast.recovery._restart_limit import RestartLimit, RestartLimiter
 from outlast.recovery._service import Healer, Service
 from outlast.recovery._statistics import RecoveryStatistics
 from outlast.recovery._strategy import RecoveryStrategy
+from outlast.recovery._sweep import HealthSweep, SweepReport
+from outlast.recovery._sweep_memory import SweepMemory
 
 __all__ = [
     "DEFAULT_PROBE_TIMEOUT",
     "ArgvRestart",
     "Healer",
+    "HealthSweep",
     "ManagedClient",
     "Probe",
     "ProbeResult",
@@ -44,6 +47,8 @@ __all__ = [
     "RestartLimiter",
     "Service",
     "ServiceRegistry",
+    "SweepMemory",
+    "SweepReport",
     "WebhookRestart",
     "http_probe",
     "managed_mongo",

@@ -7,6 +7,7 @@ one: the process heals without a restart. It never retries or probes by itself.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -28,6 +29,7 @@ class ManagedClient(Generic[T]):
         self._factory = factory
         self._closer = closer
         self._client: T | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         self.generation = 0
 
     @property
@@ -44,6 +46,20 @@ class ManagedClient(Generic[T]):
         if old is not None:
             await self._close(old)
         _ = self.client
+
+    def invalidate(self) -> None:
+        """Drop the current client at once (sync), so the next use builds a new one; the old
+        one is closed on the running event loop, if any (else left to the collector)."""
+        old, self._client = self._client, None
+        if old is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        closing = loop.create_task(self._close(old))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         """Close the current client; the next use builds a new one."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pymongo.errors import ConnectionFailure
+
 from outlast.recovery._managed_client import ManagedClient
 from outlast.recovery._probe import DEFAULT_PROBE_TIMEOUT, ProbeResult
 from outlast.recovery._restart_hooks import RestartHook
@@ -60,4 +62,6 @@ def mongo_service(
         restart=restart,
         probe_timeout=probe_timeout,
         restart_limit=restart_limit or RestartLimit(),
+        client=managed,
+        heal_on=(ConnectionFailure,),
     )

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import redis.asyncio
+import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -19,7 +20,10 @@ from outlast.recovery._restart_hooks import RestartHook
 from outlast.recovery._restart_limit import RestartLimit
 from outlast.recovery._service import Service
 
-__all__ = ["managed_redis", "redis_service"]
+__all__ = ["REDIS_CONNECTION_ERRORS", "managed_redis", "redis_service"]
+
+REDIS_CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+"""What a Redis client raises when its connection is lost: its client is healed."""
 
 
 def managed_redis(url: str, *, timeout: float = DEFAULT_PROBE_TIMEOUT) -> ManagedClient[Any]:
@@ -66,4 +70,6 @@ def redis_service(
         restart=restart,
         probe_timeout=probe_timeout,
         restart_limit=restart_limit or RestartLimit(),
+        client=managed,
+        heal_on=REDIS_CONNECTION_ERRORS,
     )

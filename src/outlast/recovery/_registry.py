@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.errors import ConfigurationError
@@ -53,6 +54,11 @@ class ServiceRegistry:
         with self._lock:
             self._allowed.append(hook)
 
+    def allowed_hooks(self) -> list[RestartHook]:
+        """The allow-listed restart hooks."""
+        with self._lock:
+            return list(self._allowed)
+
     def register(self, service: Service) -> Service:
         """Add or replace ``service``; its restart hook must be allow-listed."""
         if service.restart is not None and service.restart not in self._allowed:
@@ -71,6 +77,31 @@ class ServiceRegistry:
     def names(self) -> list[str]:
         """The registered service names, sorted."""
         return sorted(self._services)
+
+    def client(self, name: str) -> Any:
+        """The current shared client of service ``name`` (read it at each use: healing
+        replaces it); KeyError if the service has none."""
+        service = self._services.get(name)
+        if service is None or service.client is None:
+            raise KeyError(f"service {name!r} has no shared client")
+        return service.client.client
+
+    def invalidate_for(self, error: BaseException) -> list[str]:
+        """Drop the shared client of every service whose ``heal_on`` matches ``error`` (or
+        an error it was raised from), so the next use connects anew; their names."""
+        chain = _error_chain(error)
+        dropped = []
+        for name, service in sorted(self._services.items()):
+            if service.client is None or not service.heal_on:
+                continue
+            if any(isinstance(e, service.heal_on) for e in chain):
+                service.client.invalidate()
+                dropped.append(name)
+        return dropped
+
+    def client_services(self) -> list[str]:
+        """The services with a shared client that healing replaces, sorted."""
+        return sorted(n for n, s in self._services.items() if s.client is not None)
 
     def limiter(self, name: str) -> RestartLimiter:
         """The restart limiter of service ``name`` (KeyError if unknown)."""
@@ -134,8 +165,24 @@ class ServiceRegistry:
             return RestartDecision(restarted=False, waited=wait, reason=f"restart failed: {error}")
         return RestartDecision(restarted=True, waited=wait)
 
+    def unregister(self, name: str) -> None:
+        """Forget service ``name`` (its client is not closed here)."""
+        with self._lock:
+            self._services.pop(name, None)
+            self._limiters.pop(name, None)
+
     async def probe_all(self) -> dict[str, ProbeResult]:
         """Every registered service's probe, run concurrently, by name."""
         names = self.names()
         results = await asyncio.gather(*(self.probe(name) for name in names))
         return dict(zip(names, results, strict=True))
+
+
+def _error_chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the errors it was raised from or during (each once)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["LIMIT_HIT", "RestartLimit", "RestartLimiter"]
 
@@ -106,6 +107,30 @@ class RestartLimiter:
         if now - self._healthy_since >= self.limit.reset_after:
             self._history.clear()
             self._streak = 0
+
+    def snapshot(self, *, shift: float = 0.0) -> dict[str, Any]:
+        """What this limiter remembers, its times moved by ``shift`` (to another clock)."""
+        since, last = self._healthy_since, self._last
+        return {
+            "history": [t + shift for t in self._history],
+            "streak": self._streak,
+            "healthy_since": None if since is None else since + shift,
+            "last": None if last is None else last + shift,
+        }
+
+    def restore(self, saved: dict[str, Any], *, shift: float = 0.0) -> None:
+        """Remember what ``snapshot`` gave (taken by another process), its times moved by
+        ``shift``; a malformed snapshot is ignored."""
+        try:
+            history = [float(t) + shift for t in saved["history"]]
+            streak = int(saved["streak"])
+            since, last = saved["healthy_since"], saved["last"]
+        except (KeyError, TypeError, ValueError):
+            return
+        self._history = deque(history)
+        self._streak = streak
+        self._healthy_since = None if since is None else float(since) + shift
+        self._last = None if last is None else float(last) + shift
 
     def _forget_before(self, cutoff: float) -> None:
         while self._history and self._history[0] <= cutoff:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from outlast.recovery._managed_client import ManagedClient
 from outlast.recovery._probe import DEFAULT_PROBE_TIMEOUT, Probe
 from outlast.recovery._restart_hooks import RestartHook
 from outlast.recovery._restart_limit import RestartLimit
@@ -21,7 +23,9 @@ Healer = Callable[[], Awaitable[None]]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Service:
     """``name`` with a ``probe``, an optional ``heal`` (reconnect without a restart), an
-    optional ``restart`` hook and its ``restart_limit``."""
+    optional ``restart`` hook and its ``restart_limit``; ``client`` is the shared client
+    healing replaces, and ``heal_on`` the errors that, raised by a task, mean that client
+    must be replaced before the task's retry."""
 
     name: str
     probe: Probe
@@ -29,6 +33,8 @@ class Service:
     restart: RestartHook | None = None
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
     restart_limit: RestartLimit = field(default_factory=RestartLimit)
+    client: ManagedClient[Any] | None = None
+    heal_on: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
