@@ -70,7 +70,25 @@ def _recipients(pattern: re.Pattern[str], what: str) -> Callable[[_Levels], _Lev
 
 
 class NotifySettings(SettingsBase):
-    """Where alert notifications go, channel by channel (see the module doc)."""
+    """Where alert notifications go, channel by channel.
+
+    Slack messages go to the incoming webhook ``slack_webhook_url`` (it holds the token).
+    PagerDuty events carry the 32-character integration key ``pagerduty_routing_key``.
+    PagerDuty events are posted to ``pagerduty_url`` + ``/v2/enqueue``.
+    SMS and calls go through Twilio as account ``twilio_account_sid``.
+    Twilio requests authenticate with ``twilio_auth_token``.
+    SMS and calls come from the E.164 number ``twilio_from``.
+    Twilio requests go to ``twilio_url`` (a test server's address in tests).
+    Alerts for Alertmanager are posted to ``alertmanager_url`` + ``/api/v2/alerts``.
+    A firing alert sent to Alertmanager ends ``alertmanager_firing_for`` seconds later
+    unless a repeat renews it or its resolution ends it.
+    Email recipients per escalation level (a JSON object keyed by level number or
+    ``default``) are ``alert_email_to``.
+    SMS recipients per level (E.164 numbers) are ``alert_sms_to``.
+    The numbers called per level are ``alert_phone_to``.
+    Every message links to ``alert_link_url`` with ``{alert_id}`` replaced, when it is set.
+    Each request to a provider waits at most ``notify_timeout`` seconds.
+    """
 
     slack_webhook_url: SecretStr | None = None
     pagerduty_routing_key: SecretStr | None = None

@@ -51,13 +51,15 @@ NOTIFY_SEVERITY: Final = {
 
 
 class Channel(enum.Enum):
-    """Where a notification goes."""
+    """Where a notification goes. ``ALERTMANAGER`` posts the alert to an Alertmanager, for
+    teams that route alerts there; no default level lists it: add it to a policy level."""
 
     SLACK = "slack"
     EMAIL = "email"
     PAGERDUTY = "pagerduty"
     PHONE = "phone"
     SMS = "sms"
+    ALERTMANAGER = "alertmanager"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
