@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from outlast.cli._api import add_api_parser, run_api
 from outlast.config import (
     BulkheadConfig,
     CircuitBreakerConfig,
@@ -234,6 +235,7 @@ def _parser() -> _Parser:
     _add_beat(commands)
     _add_flower(commands)
     _add_dev(commands)
+    add_api_parser(commands)
     return parser
 
 
@@ -337,6 +339,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_flower()
     if args.command == "dev":
         return _run_dev(args)
+    if args.command == "api":
+        return run_api(args)
     _parser().print_help(sys.stderr)
     return USAGE_ERROR
 
