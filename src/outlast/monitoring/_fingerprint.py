@@ -11,6 +11,7 @@ Pure: reads a traceback's frames, never the values in them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -52,6 +53,7 @@ def _library_roots() -> tuple[str, ...]:
 _LIBRARY_ROOTS: Final = _library_roots()
 
 
+@functools.lru_cache(maxsize=4096)  # code locations are few: each is judged once
 def _in_app(filename: str, module: str) -> bool:
     if (
         filename.startswith("<")

@@ -150,7 +150,18 @@ def parameterize(message: str) -> str:
     """``message`` with each variable value replaced by ``<kind>`` (``<email>``, ``<int>``...)."""
     if _SPANS_SPACES.search(message) is not None:
         return _parameterize_whole(message)
-    return " ".join(w if w.isalpha() else _parameterize_whole(w) for w in message.split(" "))
+    return " ".join(_parameterize_word(w) for w in message.split(" "))
+
+
+def _parameterize_word(word: str) -> str:
+    if word.isalpha():
+        return word
+    if word.isdigit() and word.isascii() and len(word) <= _MAX_INT_DIGITS:
+        return "<int>"  # what the patterns make of it, without running them
+    return _parameterize_whole(word)
+
+
+_MAX_INT_DIGITS: Final = 7  # from 8 digits on, a number reads as hex (as Sentry's does)
 
 
 def _parameterize_whole(message: str) -> str:

@@ -1,9 +1,11 @@
 """Writes a batch's events to the store as ``ErrorEvent`` records.
 
-Events go in concurrent chunks; the store keeps the first record of an id, so a chunk that
-failed halfway is simply written again. A record the store refuses as invalid is logged and
-skipped (it would be refused forever); a store that does not answer leaves the batch for
-the next try.
+Events go in chunks of :data:`CHUNK`, each one ``Store.record_error_events`` call (one
+Redis pipeline, one MongoDB ``insert_many``); the store keeps the first record of an id, so
+a chunk that failed halfway is simply written again. An event whose record is invalid is
+logged and skipped (it would be refused forever); a chunk the store refuses for another
+reason than being down is written again event by event, so only the bad record is lost. A
+store that does not answer leaves the batch for the next try.
 
 Runs on the flusher's own event loop, never on a caller's.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from outlast.errors import StoreUnavailableError
@@ -24,8 +26,10 @@ __all__ = ["StoreWriter", "record_of"]
 
 log = logging.getLogger("outlast.monitoring")
 
-CHUNK: Final = 64
-"""Events written concurrently."""
+CHUNK: Final = 500
+"""Events written by one store call."""
+_ONE_BY_ONE: Final = 64
+"""Events written concurrently when a chunk is written event by event."""
 
 
 def record_of(event: ErrorEventData) -> ErrorEvent:
@@ -58,18 +62,47 @@ class StoreWriter:
             self._store = self._open()
         while batch.stored < len(batch.events):
             chunk = batch.events[batch.stored : batch.stored + CHUNK]
+            if not await self._write_chunk(self._store, self._records(chunk)):
+                return False
+            batch.stored += len(chunk)
+        return True
+
+    def _records(self, events: Sequence[ErrorEventData]) -> list[ErrorEvent]:
+        records = []
+        for event in events:
+            try:
+                records.append(record_of(event))
+            except ValueError as error:
+                self._reject(event.id, error)
+        return records
+
+    async def _write_chunk(self, store: Store, records: list[ErrorEvent]) -> bool:
+        try:
+            await store.record_error_events(records)
+        except StoreUnavailableError:
+            return False
+        except Exception as error:
+            log.warning("a chunk of %d error events was refused (%s); writing them one by one",
+                        len(records), type(error).__name__)  # fmt: skip
+            return await self._write_each(store, records)
+        return True
+
+    async def _write_each(self, store: Store, records: list[ErrorEvent]) -> bool:
+        for start in range(0, len(records), _ONE_BY_ONE):
+            part = records[start : start + _ONE_BY_ONE]
             outcomes = await asyncio.gather(
-                *(self._store.record_error_event(record_of(e)) for e in chunk),
-                return_exceptions=True,
+                *(store.record_error_event(r) for r in part), return_exceptions=True
             )
             if any(isinstance(o, StoreUnavailableError) for o in outcomes):
                 return False
-            for event, outcome in zip(chunk, outcomes, strict=True):
+            for record, outcome in zip(part, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
-                    self.rejected += 1
-                    log.error("error event %s refused by the store: %s", event.id, outcome)
-            batch.stored += len(chunk)
+                    self._reject(record.id, outcome)
         return True
+
+    def _reject(self, event_id: str, error: BaseException) -> None:
+        self.rejected += 1
+        log.error("error event %s refused by the store: %s", event_id, error)
 
     async def close(self) -> None:
         """Close the store, if it was opened."""

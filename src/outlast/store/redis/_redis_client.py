@@ -32,6 +32,7 @@ class Connection:
 
     client: redis.asyncio.Redis
     put_indexed: AsyncScript
+    put_many_indexed: AsyncScript
     delete_indexed: AsyncScript
     claim: AsyncScript
     complete: AsyncScript
@@ -83,6 +84,7 @@ class RedisConnector:
         return Connection(
             client=client,
             put_indexed=client.register_script(lua.PUT_INDEXED),
+            put_many_indexed=client.register_script(lua.PUT_MANY_INDEXED),
             delete_indexed=client.register_script(lua.DELETE_INDEXED),
             claim=client.register_script(lua.CLAIM),
             complete=client.register_script(lua.COMPLETE),

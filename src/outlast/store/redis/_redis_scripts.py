@@ -12,6 +12,7 @@ __all__ = [
     "COMPLETE",
     "DELETE_INDEXED",
     "PUT_INDEXED",
+    "PUT_MANY_INDEXED",
     "RELEASE",
     "TAKE_DUE",
 ]
@@ -42,6 +43,47 @@ for i = 2, #KEYS do
   if ttl > 0 and redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 return false
+"""
+
+#: KEYS: the chunk's distinct indexes (m of them), then one item per record.
+#: ARGV: m, prune-at-or-below (""), then per record: id, document, score, ttl ms ("0":
+#: none), and its indexes as positions in KEYS ("1,2,4"). Stores each document whose id is
+#: not taken (first write wins, within the chunk too) and indexes it; prunes and extends
+#: each index once; returns how many were new. Writes nothing when an index cannot be
+#: written.
+PUT_MANY_INDEXED = """
+local m = tonumber(ARGV[1])
+for i = 1, m do
+  local kind = redis.call('TYPE', KEYS[i])['ok']
+  if kind ~= 'none' and kind ~= 'zset' then
+    return redis.error_reply('WRONGTYPE index ' .. KEYS[i] .. ' holds a ' .. kind)
+  end
+end
+local longest, new = {}, 0
+for r = 1, #KEYS - m do
+  local at = 3 + (r - 1) * 5
+  local ttl = tonumber(ARGV[at + 3])
+  local stored
+  if ttl > 0 then
+    stored = redis.call('SET', KEYS[m + r], ARGV[at + 1], 'PX', ttl, 'NX')
+  else
+    stored = redis.call('SET', KEYS[m + r], ARGV[at + 1], 'NX')
+  end
+  if stored then
+    new = new + 1
+    for position in string.gmatch(ARGV[at + 4], '%d+') do
+      local i = tonumber(position)
+      redis.call('ZADD', KEYS[i], ARGV[at + 2], ARGV[at])
+      if ttl > (longest[i] or 0) then longest[i] = ttl end
+    end
+  end
+end
+for i = 1, m do
+  if ARGV[2] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[2]) end
+  local ttl = longest[i]
+  if ttl and redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return new
 """
 
 #: KEYS: item, index... ARGV: id. Deletes the item and its index entries; 1 if it existed.

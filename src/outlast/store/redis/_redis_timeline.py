@@ -10,6 +10,7 @@ documents expire by TTL; a read therefore never needs to write.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -46,6 +47,7 @@ def ttl_ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
+@functools.lru_cache(maxsize=4096)  # filter values repeat (severities, fingerprints)
 def _index_value(value: FilterValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -74,7 +76,9 @@ class RedisTimeline(Generic[R]):
 
     def index_keys(self, record: R) -> list[str]:
         """Every index ``record`` belongs to: one per subset of its filter values."""
-        document = record.to_document()
+        return self._index_keys_of(record.to_document())
+
+    def _index_keys_of(self, document: dict[str, Any]) -> list[str]:
         present = sorted(
             (name, document[name]) for name in self.spec.filter_fields if document[name] is not None
         )
@@ -91,21 +95,34 @@ class RedisTimeline(Generic[R]):
         planned = self._put_call(record, now=now)
         if planned is None:
             return record  # already past retention: the policy says it is gone
-        existing = await conn.put_indexed(keys=planned[0], args=planned[1])
+        existing = await conn.put_indexed(keys=planned[0], args=list(planned[1]))
         return record if existing is None else decode(self.spec.record, existing)
 
     async def put_many(self, conn: Connection, records: Sequence[R], *, now: float) -> int:
-        """Store each record as :meth:`put` does, in one pipeline; how many were new."""
-        calls = [c for c in (self._put_call(r, now=now) for r in records) if c is not None]
-        if not calls:
+        """Store each record as :meth:`put` does, in one script call (each distinct index
+        is checked, pruned and extended once); how many were new."""
+        indexes: dict[str, int] = {}
+        items: list[str] = []
+        args: list[str | int] = []
+        for record in records:
+            planned = self._put_call(record, now=now)
+            if planned is None:
+                continue
+            (item, *keys), (item_id, document, score, expiry, _) = planned
+            positions = [indexes.setdefault(key, len(indexes) + 1) for key in keys]
+            items.append(item)
+            args += [item_id, document, score, expiry, ",".join(map(str, positions))]
+        if not items:
             return 0
-        async with conn.client.pipeline(transaction=False) as pipe:
-            for keys, args in calls:
-                await conn.put_indexed(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
-        return sum(1 for existing in results if existing is None)
+        prune = "" if self.retention is None else repr(now - self.retention)
+        new = await conn.put_many_indexed(
+            keys=[*indexes, *items], args=[len(indexes), prune, *args]
+        )
+        return int(new)
 
-    def _put_call(self, record: R, *, now: float) -> tuple[list[str], list[str | int]] | None:
+    def _put_call(
+        self, record: R, *, now: float
+    ) -> tuple[list[str], tuple[str, str, str, int, str]] | None:
         """The keys and arguments of the put script for ``record``; None if it is already
         past retention."""
         score: float = getattr(record, self.spec.time_field)
@@ -115,8 +132,9 @@ class RedisTimeline(Generic[R]):
             if remaining <= 0:
                 return None
             expiry, prune = ttl_ms(remaining), repr(now - self.retention)
-        keys = [self.item_key(record.id), *self.index_keys(record)]
-        return keys, [record.id, encode(record.to_document()), repr(score), expiry, prune]
+        document = record.to_document()
+        keys = [self.item_key(record.id), *self._index_keys_of(document)]
+        return keys, (record.id, encode(document), repr(score), expiry, prune)
 
     async def get(self, conn: Connection, item_id: str, *, now: float) -> R | None:
         """The record with ``item_id``, or None (also when it is past retention)."""
