@@ -1,0 +1,75 @@
+"""Each process's registries published to Redis: what a reader gets, and what it drops.
+
+A snapshot carries this process's breakers and bulkheads as their ``stats()`` say; a
+snapshot past its expiry (a process that died without withdrawing it) is not returned and
+is deleted; a stopped publisher withdraws its own; a Redis that does not answer reads as
+None, and publishing to it returns False without raising.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from _servers import delete_keys_with_prefix
+from outlast.resilience import get_bulkhead, get_circuit_breaker
+from outlast.resilience.shared._redis_link import RedisLink
+from outlast.resilience.shared._registry_snapshot import (
+    RegistryPublisher,
+    read_snapshots,
+    snapshots_key,
+)
+
+
+@pytest.fixture
+def link(redis_url: str) -> Iterator[RedisLink]:
+    """A link on a namespace of this test's own; its keys are deleted afterwards."""
+    namespace = f"snap-test-{uuid.uuid4().hex[:12]}"
+    made = RedisLink(redis_url, namespace=namespace)
+    yield made
+    client = redis.Redis.from_url(redis_url)
+    delete_keys_with_prefix(client, f"outlast:{{{namespace}:")
+    client.close()
+    made.close()
+
+
+def test_snapshot_carries_this_process_registries(link: RedisLink) -> None:
+    """A published snapshot holds each breaker's and bulkhead's stats, by name."""
+    get_circuit_breaker("inventory", scope="local").force_open()
+    get_bulkhead("exports", 4, scope="local")
+    publisher = RegistryPublisher(link, interval=1.0)
+    assert publisher.publish_once()
+    [snapshot] = read_snapshots(link) or []
+    assert snapshot["process"] == publisher.process_id
+    assert snapshot["breakers"]["inventory"]["state"] == "open"
+    assert snapshot["bulkheads"]["exports"]["capacity"] == 4
+
+
+def test_expired_snapshot_is_dropped_and_deleted(link: RedisLink) -> None:
+    """A snapshot older than its ttl is not read, and the reader deletes it."""
+    publisher = RegistryPublisher(link, interval=1.0, ttl=3.0)
+    publisher.publish_once()
+    now = link.clock.time()
+    assert len(read_snapshots(link, now=now) or []) == 1
+    assert read_snapshots(link, now=now + 10) == []
+    assert not link.client.hexists(snapshots_key(link), publisher.process_id)
+
+
+def test_stopped_publisher_withdraws_its_snapshot(link: RedisLink) -> None:
+    """Stopping the thread deletes this process's snapshot at once."""
+    publisher = RegistryPublisher(link, interval=0.05).start()
+    assert publisher.running
+    publisher.stop()
+    assert not publisher.running
+    assert read_snapshots(link) == []
+
+
+def test_unreachable_redis_never_raises() -> None:
+    """Publishing to a Redis that does not answer is False; reading it is None."""
+    dead = RedisLink("redis://127.0.0.1:1/0", namespace="nowhere", socket_timeout=0.2)
+    assert RegistryPublisher(dead, interval=1.0).publish_once() is False
+    assert read_snapshots(dead) is None
+    dead.close()
