@@ -1,6 +1,24 @@
 """The orphan check on the ``recovery`` queue: work a dead worker held goes back to its
-queue, once."""
+queue, once.
+
+Beat sends ``outlast.recovery.requeue_orphans`` every ``orphan_check_interval`` seconds;
+every worker on a Redis broker also runs the same check on its heartbeat thread (unless
+``orphan_check_in_workers`` is off), so the task is the backstop, not the only way. See
+``outlast.workers._orphans`` for what a check does and why it moves a message only once.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from outlast.workers import app
+from outlast.workers._orphan_guard import check_orphans
+
+__all__ = ["REQUEUE_ORPHANS", "requeue_orphans"]
+
+REQUEUE_ORPHANS = "outlast.recovery.requeue_orphans"
+
+
+@app.task(name=REQUEUE_ORPHANS)
+def requeue_orphans() -> dict[str, int]:
+    """Move the messages of workers whose heartbeat lapsed back to their queues; the
+    number moved per dead worker (empty when none died, or the broker is not Redis)."""
+    return dict(check_orphans(app).moved)

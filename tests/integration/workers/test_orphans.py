@@ -1,0 +1,69 @@
+"""A worker SIGKILLed while it holds 20 messages: each runs again within 15 s, once.
+
+The holding worker (prefork ``-c 4``, prefetch multiplier 5) holds 20 messages of an
+operation that is not idempotent and counts its runs: 4 running (their runs never end),
+16 reserved. A second worker is up when the first is killed with its whole pool. On
+Redis, with the default visibility timeout (300 s) and the default heartbeat (every 2 s,
+lapsing after 6 s), the second worker's orphan check moves the dead worker's messages back
+to their queue; on RabbitMQ the broker requeues them when the dead connection closes. Either
+way each message runs exactly once more: twice in all for the 4 that were running, once
+for the 16 that never started, and on Redis nothing is left in kombu's ``unacked`` for its
+visibility sweep to run a third time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from celery import Celery
+
+from _orphan_workers import (
+    CONCURRENCY,
+    HELD,
+    Runs,
+    orphan_env,
+    send_runs,
+    start_holder,
+    start_survivor,
+    wait_until_held,
+)
+from outlast.workers._orphan_keys import OrphanKeys, is_redis_broker
+
+TARGET = 15.0
+
+
+@pytest.fixture
+def runs(redis_url: str, namespace: str) -> Iterator[Runs]:
+    """The counting operation's runs, under this test's namespace."""
+    counted = Runs(redis_url, f"{namespace}:runs")
+    yield counted
+    counted.close()
+
+
+def test_a_killed_workers_messages_each_run_once_more_within_15_s(
+    redis_url: str, broker_url: str, namespace: str, results: Celery, runs: Runs
+) -> None:
+    """SIGKILL a worker holding 20 messages: all run again within 15 s, each exactly once."""
+    env = orphan_env(redis_url, broker_url, namespace)
+    with start_holder(env) as holder:
+        task_ids = send_runs(results, runs.prefix)
+        wait_until_held(results, runs)
+        with start_survivor(env):
+            killed_at = time.time()
+            holder.kill()
+            last = runs.wait_rerun_all(killed_at, timeout=TARGET + 15)
+            for task_id in task_ids:
+                results.AsyncResult(task_id).get(timeout=30)
+            counts = runs.counts()
+    started = {index for index, at in runs.starts() if at < killed_at}
+    assert len(started) == CONCURRENCY
+    assert last - killed_at <= TARGET, f"last ran again {last - killed_at:.1f}s after the kill"
+    assert counts == [2 if i in started else 1 for i in range(HELD)]
+    if is_redis_broker(broker_url):  # nothing left for kombu's visibility sweep
+        options = results.conf.broker_transport_options
+        client = redis.Redis.from_url(redis_url)
+        assert client.hlen(OrphanKeys.for_broker(namespace, options).unacked) == 0
+        client.close()
