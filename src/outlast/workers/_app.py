@@ -8,8 +8,10 @@ redelivered one), a soft shutdown window, JSON only, and a Redis visibility time
 ``broker_visibility_timeout`` with an unacked-restore sweep every tenth of it, so work held
 by a worker that died comes back within about that time instead of after an hour.
 Every worker also runs the consumer watchdog (``_watchdog``) and a consumer that outlives
-the loss of its Redis broker (``_broker_loss``); beat's ledger sweep sends again what the
-broker lost before it started (``_ledger_sweep``).
+the loss of its Redis broker (``_broker_loss``) and, on Redis, a heartbeat with a record of
+the messages it holds (``_orphan_guard``), so a dead worker's messages come back within
+seconds; beat's ledger sweep sends again what the broker lost before it started
+(``_ledger_sweep``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from outlast.config import Settings, get_settings
+from outlast.workers._orphan_guard import OrphanGuard
 from outlast.workers._queues import QUEUES, route_task
 from outlast.workers._schedule import beat_schedule
 from outlast.workers._watchdog import ConsumerWatchdog
@@ -128,6 +131,7 @@ def create_app(settings: Settings | None = None, *, main: str = "outlast") -> Ce
     app = Celery(main)
     app.conf.update(celery_config(settings or get_settings()))
     app.steps["consumer"].add(ConsumerWatchdog)
+    app.steps["consumer"].add(OrphanGuard)
     return app
 
 
