@@ -21,6 +21,7 @@ from outlast.config._lookup import (
 from outlast.config._metrics import MetricsSettings, get_metrics_settings
 from outlast.config._monitoring import MonitoringSettings, get_monitoring_settings
 from outlast.config._notify import NotifySettings, get_notify_settings
+from outlast.config._orphans import OrphanSettings, get_orphan_settings
 from outlast.config._policies import (
     BreakerProfile,
     BulkheadConfig,
@@ -50,6 +51,7 @@ __all__ = [
     "MetricsSettings",
     "MonitoringSettings",
     "NotifySettings",
+    "OrphanSettings",
     "PaymentSettings",
     "RecoverySettings",
     "RetryConfig",
@@ -64,6 +66,7 @@ __all__ = [
     "get_metrics_settings",
     "get_monitoring_settings",
     "get_notify_settings",
+    "get_orphan_settings",
     "get_payment_settings",
     "get_recovery_settings",
     "get_retry_config",
