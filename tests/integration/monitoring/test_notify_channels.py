@@ -30,6 +30,7 @@ from outlast.monitoring.notify import (
     NotificationDeferredError,
     NotificationRejectedError,
     delivery_of,
+    plan_acknowledgement,
     send_notification,
 )
 from outlast.store import Alert, RedisStore
@@ -325,3 +326,20 @@ async def test_paging_about_an_acknowledged_alert_is_skipped(
                             settings=settings_for(fake), clock=clock)  # fmt: skip
     [resolved] = fake.of("slack")
     assert "(resolved, level 1)" in resolved.body["text"]
+
+
+async def test_an_acknowledgement_in_outlast_acknowledges_the_pagerduty_incident(
+    fake: ProviderFake, store: RedisStore, clock: FakeClock
+) -> None:
+    """An acknowledged alert paged at level 2 gets one stored acknowledgement notification
+    (planning again adds none); sending it is an acknowledge under the alert's dedup_key."""
+    await stored_alert(store, clock, escalation_level=2, acknowledged_at=clock.time(),
+                       acknowledged_by="ada")  # fmt: skip
+    [planned] = await plan_acknowledgement(store, ALERT_ID, now=clock.time())
+    assert await plan_acknowledgement(store, ALERT_ID, now=clock.time()) == []
+    await send_notification(planned.as_dict(), store=store, settings=settings_for(fake),
+                            clock=clock)  # fmt: skip
+    [event] = fake.of("pagerduty")
+    assert event.body == {"routing_key": ROUTING_KEY, "event_action": "acknowledge",
+                          "dedup_key": ALERT_ID}  # fmt: skip
+    assert (await delivery(store, planned))["status"] == "sent"

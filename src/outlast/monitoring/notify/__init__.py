@@ -12,6 +12,10 @@ imported only when their channel sends. This package never imports Celery.
 
 from __future__ import annotations
 
+from outlast.monitoring.notify._acknowledge import (
+    acknowledgement_notifications,
+    plan_acknowledgement,
+)
 from outlast.monitoring.notify._dispatch import recipients_for, send_notification
 from outlast.monitoring.notify._errors import (
     NOTIFY_EXTRA,
@@ -29,8 +33,10 @@ __all__ = [
     "ChannelNotConfiguredError",
     "NotificationDeferredError",
     "NotificationRejectedError",
+    "acknowledgement_notifications",
     "delivery_of",
     "message_for",
+    "plan_acknowledgement",
     "recipients_for",
     "send_notification",
 ]

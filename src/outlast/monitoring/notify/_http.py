@@ -4,6 +4,8 @@
 deferred, with the wait the provider asked for in Retry-After; any other status is a
 refusal for good (a bad payload, a wrong key or URL). A connection that fails or times out
 is deferred. Never reads a clock: the caller passes ``now`` for an HTTP-date Retry-After.
+Proxies and CA bundles come from the environment (``HTTPS_PROXY``, ``SSL_CERT_FILE``), as
+httpx reads them.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ async def post_json(
     """POST ``payload`` as JSON to ``url`` (waiting at most ``wait`` seconds); the answer if
     its status is one of ``ok``."""
     try:
-        async with httpx.AsyncClient(timeout=wait, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=wait) as client:
             answer = await client.post(url, json=payload)
     except httpx.TransportError as error:
         raise unreachable(channel, error) from error

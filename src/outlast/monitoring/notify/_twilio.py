@@ -97,7 +97,7 @@ async def _each(
     settings: NotifySettings, to: list[str], done: list[str], now: float, create: Any
 ) -> None:
     sid, token, sender = _credentials(settings)
-    async with httpx.AsyncClient(timeout=settings.notify_timeout, trust_env=False) as http:
+    async with httpx.AsyncClient(timeout=settings.notify_timeout) as http:
         transport = HttpxTwilioClient(http)
         client = Client(sid, token, http_client=transport, environment={})
         client.api.base_url = settings.twilio_url.rstrip("/")
