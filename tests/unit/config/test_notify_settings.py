@@ -4,6 +4,7 @@ reprs, and every malformed value named by its variable."""
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from outlast.config import NotifySettings, get_notify_settings
 from outlast.config._loading import clear_loaded
@@ -23,8 +24,8 @@ def test_recipients_per_level_read_from_nested_variables(monkeypatch: pytest.Mon
 def test_secrets_stay_out_of_the_repr() -> None:
     """The webhook URL, routing key and auth token never show in a repr."""
     settings = NotifySettings(
-        slack_webhook_url="https://hooks.slack.com/services/T/B/sekret-hook",
-        pagerduty_routing_key="R" * 32, twilio_auth_token="sekret-token",
+        slack_webhook_url=SecretStr("https://hooks.slack.com/services/T/B/sekret-hook"),
+        pagerduty_routing_key=SecretStr("R" * 32), twilio_auth_token=SecretStr("sekret-token"),
     )  # fmt: skip
     assert "sekret" not in repr(settings)
     assert "R" * 32 not in repr(settings)
