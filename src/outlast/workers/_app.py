@@ -22,6 +22,7 @@ from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from outlast.config import Settings, get_settings
+from outlast.workers import _metrics_hooks  # noqa: F401  (connects the metrics signals)
 from outlast.workers._orphan_guard import OrphanGuard
 from outlast.workers._queues import QUEUES, route_task
 from outlast.workers._schedule import beat_schedule
