@@ -18,7 +18,7 @@ app.conf.include = []
 app.steps["worker"].add(RegistrySnapshotStep)
 
 
-@app.task(name="tests.snapshots.trip")
+@app.task(name="tests.snapshots.trip")  # type: ignore[untyped-decorator]  # celery
 def trip(name: str) -> int:
     """Open the local breaker ``name`` here; the pid of the process that did."""
     get_circuit_breaker(name, scope="local").force_open()
