@@ -3,10 +3,14 @@ tasks are sent as beat's escalation job sends them
 (``app.send_task("outlast.monitoring.notify", kwargs={"notification": ...})``), and the
 providers are loopback stand-ins (tests/_provider_fakes.py). One worker serves the module:
 Slack points at the stand-in, PagerDuty at a port nobody listens on; retries run on a
-quick schedule set through settings (``OUTLAST_RETRIES__ALERT_NOTIFICATION__*``)."""
+quick schedule set through settings (``OUTLAST_RETRIES__ALERT_NOTIFICATION__*``); a dead
+letter is replayed from a separate process, as an operator would."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -43,21 +47,33 @@ def fake() -> Iterator[ProviderFake]:
 
 
 @pytest.fixture(scope="module")
-def worker(redis_url: str, shared_namespace: str, fake: ProviderFake) -> Iterator[WorkerProcess]:
-    """A prefork worker on the monitoring queue, with only the notification task loaded."""
-    env = {
+def pagerduty_port() -> int:
+    """Where PagerDuty is said to be: nobody listens there until a test starts a stand-in."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def env(redis_url: str, shared_namespace: str, fake: ProviderFake, pagerduty_port: int
+        ) -> dict[str, str]:  # fmt: skip
+    """The environment of the worker and of the processes that replay dead letters."""
+    return {
         "OUTLAST_BROKER_URL": redis_url,
         "OUTLAST_REDIS_URL": redis_url,
         "OUTLAST_NAMESPACE": shared_namespace,
         "OUTLAST_TASK_MODULES": '["outlast.tasks.notifications"]',
         "OUTLAST_SLACK_WEBHOOK_URL": f"{fake.url}/services/T000/B000/XXXX",
         "OUTLAST_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-        "OUTLAST_PAGERDUTY_URL": f"http://127.0.0.1:{free_port()}",
+        "OUTLAST_PAGERDUTY_URL": f"http://127.0.0.1:{pagerduty_port}",
         "OUTLAST_NOTIFY_TIMEOUT": "2",
         "OUTLAST_RETRIES__ALERT_NOTIFICATION__INITIAL_DELAY": "0.05",
         "OUTLAST_RETRIES__ALERT_NOTIFICATION__JITTER": "false",
         "OUTLAST_RETRIES__ALERT_NOTIFICATION__MAX_ATTEMPTS": str(MAX_ATTEMPTS),
     }
+
+
+@pytest.fixture(scope="module")
+def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """A prefork worker on the monitoring queue, with only the notification task loaded."""
     command = celery_worker_command(["monitoring"], concurrency=1)
     with start_worker(env, command) as running:
         yield running
@@ -130,28 +146,43 @@ async def test_a_429_waits_as_long_as_slack_asked(
 
 
 async def test_a_channel_that_is_down_is_retried_then_dead_lettered_and_the_alert_kept(
-    worker: WorkerProcess, app: Celery, store: RedisStore
-) -> None:
-    """PagerDuty does not answer: 3 attempts, then a dead letter holding the notification
-    to replay; the alert is intact and records the failed delivery."""
+    worker: WorkerProcess, app: Celery, store: RedisStore, env: dict[str, str],
+    pagerduty_port: int,
+) -> None:  # fmt: skip
+    """PagerDuty does not answer: 3 attempts, then a dead letter holding the notification;
+    the alert is intact and records the failed delivery. Once PagerDuty answers, replaying
+    the letter triggers the incident."""
     before = await raise_alert(store, "error_rate_critical:down")
     notification, result = send(app, "error_rate_critical:down", Channel.PAGERDUTY, level=2)
     with pytest.raises(NotificationDeferredError, match="could not reach pagerduty"):
         result.get(timeout=60)
     letters = await store.list_dead_letters(task_name=NOTIFY_TASK)
     [letter] = [x for x in letters if x.task_id == result.id]
-    assert (letter.reason, letter.attempts, letter.queue) == (
-        "exhausted",
-        MAX_ATTEMPTS,
-        "monitoring",
-    )
+    assert (letter.reason, letter.attempts) == ("exhausted", MAX_ATTEMPTS)
+    assert letter.queue == "monitoring"
     assert letter.kwargs["notification"] == notification.as_dict()
     alert = await store.get_alert("error_rate_critical:down")
     assert alert is not None
-    assert (alert.status, alert.title, alert.severity) == (
-        before.status,
-        before.title,
-        before.severity,
-    )
+    assert (alert.status, alert.title, alert.labels) == (before.status, before.title, before.labels)
     record = delivery_of(alert, notification)
     assert (record["status"], record["attempts"]) == ("failed", MAX_ATTEMPTS)
+    with ProviderFake(pagerduty_port).start() as pagerduty:
+        outcome = app.AsyncResult(replay(env, letter.id)).get(timeout=60)
+        [event] = pagerduty.of("pagerduty")
+    assert (event.problems, event.body["event_action"]) == ((), "trigger")
+    assert event.body["dedup_key"] == "error_rate_critical:down"
+    assert (outcome["status"], outcome["attempts"]) == ("sent", MAX_ATTEMPTS + 1)
+
+
+def replay(env: dict[str, str], letter_id: str) -> str:
+    """Replay a dead letter from a separate process, as an operator does; the new task id."""
+    code = (
+        "import asyncio, sys, outlast.tasks.notifications; from outlast import dead_letters;"
+        "print(asyncio.run(dead_letters.replay(sys.argv[1])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, letter_id],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
