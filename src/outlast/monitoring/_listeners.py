@@ -1,9 +1,11 @@
 """What monitoring hears from the core: resilience events become records and tallies.
 
-A failed attempt (``CallFailed``, which includes breaker and bulkhead rejections) is
-recorded as an error event of its operation; breaker transitions, retries and fallbacks are
-tallied by name; any other event that carries an ``error`` and an ``operation`` (such as
-the recovery system's) is recorded as an error whose recovery was attempted and failed.
+A failed attempt (``CallFailed``, which includes breaker and bulkhead rejections, and the
+failed attempts of ``@operation`` tasks) is recorded as an error event of its operation,
+with the ``request_id`` and ``user_id`` its metadata carries; breaker transitions, retries
+and fallbacks are tallied by name; ``RecoveryFailed`` (the recovery system gave up on a
+service) is recorded as a high-severity error of that service whose recovery was
+attempted and failed.
 
 Never raises: the core's publisher would log it, but a listener has no business failing.
 """
@@ -18,6 +20,7 @@ from outlast.resilience._events import (
     BreakerTransition,
     CallFailed,
     FallbackUsed,
+    RecoveryFailed,
     ResilienceEvent,
     RetryScheduled,
 )
@@ -46,29 +49,36 @@ def listener_for(recorder: Recorder) -> Callable[[ResilienceEvent], None]:
 
     def on_event(event: ResilienceEvent) -> None:
         if isinstance(event, CallFailed):
-            context = ErrorContext(operation=event.operation, metadata=dict(event.metadata))
-            recorder.record(event.error, context)
+            recorder.record(event.error, _context_of(event))
         elif isinstance(event, BreakerTransition):
             recorder.tally(f"breaker|{event.name}|{event.new_state}")
         elif isinstance(event, RetryScheduled):
             recorder.tally(f"retry|{event.operation}")
         elif isinstance(event, FallbackUsed):
             recorder.tally(f"fallback|{event.operation}")
-        else:
-            _record_other(recorder, event)
+        elif isinstance(event, RecoveryFailed):
+            _record_recovery_failure(recorder, event)
 
     return on_event
 
 
-def _record_other(recorder: Recorder, event: object) -> None:
-    error, operation = getattr(event, "error", None), getattr(event, "operation", None)
-    if not isinstance(error, BaseException) or not isinstance(operation, str):
-        return
-    service = getattr(event, "service", None)
-    metadata = {"service": service} if isinstance(service, str) else {}
+def _context_of(event: CallFailed) -> ErrorContext:
+    metadata = dict(event.metadata)
+    request_id, user_id = metadata.pop("request_id", None), metadata.pop("user_id", None)
+    return ErrorContext(
+        operation=event.operation,
+        request_id=None if request_id is None else str(request_id),
+        user_id=None if user_id is None else str(user_id),
+        metadata=metadata,
+    )
+
+
+def _record_recovery_failure(recorder: Recorder, event: RecoveryFailed) -> None:
+    metadata = {"service": event.service, "strategy": event.strategy,
+                "attempts": event.attempts, "reason": event.reason}  # fmt: skip
     recorder.record(
-        error,
-        ErrorContext(operation=operation, metadata=metadata),
+        event.error,
+        ErrorContext(operation=event.operation, metadata=metadata),
         ErrorSeverity.HIGH,
         recovery_attempted=True,
         recovery_successful=False,

@@ -33,6 +33,7 @@ from outlast.workers._decisions import (
     store_down,
 )
 from outlast.workers._envelope import Envelope
+from outlast.workers._execute_events import publish_failure
 from outlast.workers._operations import OperationSpec
 from outlast.workers._steps import Defer, Done, Step
 
@@ -92,6 +93,7 @@ async def _attempt(
     try:
         result = await attempt.run_async(_as_coroutine(spec), args, kwargs, None)
     except Exception as error:
+        publish_failure(spec, envelope, error)
         return classify(spec, envelope, error, clock)
     return Done(result)
 

@@ -23,6 +23,7 @@ from outlast.workers._decisions import (
     store_down,
 )
 from outlast.workers._envelope import Envelope
+from outlast.workers._execute_events import publish_failure
 from outlast.workers._operations import OperationSpec
 from outlast.workers._steps import Defer, Done, Step
 from outlast.workers._sync_claimer import SyncClaimer
@@ -93,5 +94,6 @@ def _attempt(
     try:
         result = attempt.run_sync(spec.fn, args, kwargs, None)
     except Exception as error:
+        publish_failure(spec, envelope, error)
         return classify(spec, envelope, error, clock)
     return Done(result)

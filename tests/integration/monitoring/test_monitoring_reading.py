@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 import outlast
@@ -12,7 +10,7 @@ from outlast.config import BulkheadConfig, CircuitBreakerConfig
 from outlast.errors import BulkheadCapacityError, ErrorContext, ErrorSeverity
 from outlast.monitoring import ErrorMonitor
 from outlast.resilience import Bulkhead, CircuitBreaker
-from outlast.resilience._events import publish
+from outlast.resilience._events import RecoveryFailed, publish
 from outlast.store import Alert, RedisStore
 from outlast.testing import FakeClock
 
@@ -109,16 +107,15 @@ def test_handle_errors_feeds_successes_and_failures(redis_url: str, namespace: s
 
 
 def test_breaker_transitions_and_recoveries_are_heard(redis_url: str, namespace: str) -> None:
-    """A breaker's transitions are tallied; a recovery-style event carrying an error is
-    recorded as an error whose recovery was attempted and failed."""
+    """A breaker's transitions are tallied; a RecoveryFailed is recorded as an error of
+    its service whose recovery was attempted and failed."""
     monitor = _monitor(redis_url, namespace, store_events=False)
     monitor.listen()
     breaker = CircuitBreaker("mon-breaker", config=CircuitBreakerConfig())
     try:
         breaker.force_open()
-        publish(
-            RecoveryLike("db.reconnect", "db", _raised(ConnectionError("db still down")))  # type: ignore[arg-type]
-        )
+        error = _raised(ConnectionError("db still down"))
+        publish(RecoveryFailed("db.reconnect", "db", "reconnect", error, attempts=3))
         assert monitor.flush(timeout=20)
     finally:
         monitor.unlisten()
@@ -126,15 +123,6 @@ def test_breaker_transitions_and_recoveries_are_heard(redis_url: str, namespace:
     assert stats["tallies"] == {"breaker|mon-breaker|open": 1}
     assert stats["services"]["db"]["1m"]["errors"] == 1
     monitor.close()
-
-
-@dataclass(frozen=True)
-class RecoveryLike:
-    """An event shaped like the recovery system's: an operation, a service and an error."""
-
-    operation: str
-    service: str
-    error: BaseException
 
 
 async def test_sync_and_async_readers_agree(redis_url: str, namespace: str) -> None:
