@@ -16,7 +16,7 @@ from outlast.workers import operation
 PROBE_BREAKER = "metrics_probe"  # the test configures it to open on its first failure
 ONE_ATTEMPT = RetryConfig(max_attempts=1, retryable_exceptions=[ConnectionError])
 ONE_RETRY = RetryConfig(
-    max_attempts=2, initial_delay=0.2, jitter=Jitter.NONE, retryable_exceptions=[ConnectionError]
+    max_attempts=2, initial_delay=0.2, jitter=Jitter.NONE, retryable_exceptions=[TimeoutError]
 )
 
 
@@ -65,5 +65,5 @@ def metrics_poison(prefix: str) -> None:
 def metrics_flaky(prefix: str) -> str:
     """Fail the first time (a retry on the broker), succeed the second."""
     if _note(f"{prefix}:flaky") == 1:
-        raise ConnectionError("once")
+        raise TimeoutError("once")
     return "second time lucky"

@@ -1,0 +1,198 @@
+"""A prefork worker's metrics, written by its children to OUTLAST_METRICS_DIR, collected
+as one exposition that Prometheus's own parser reads, with the counts summed over children.
+
+The worker (-c 2) runs tasks that succeed, that call a failing probe through a breaker
+which opens on its first failure in each process (later calls are rejected), that are
+dead-lettered, and one that is retried once. The test knows which child ran what (each
+task notes its pid in Redis), so every expected count is exact. When the worker stops, its
+children drop their live gauges and their counters stay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from _metrics_ops import PROBE_BREAKER
+from _workers import WorkerProcess, celery_worker_command, start_worker
+from outlast.config import reload_settings
+from outlast.monitoring import metrics
+
+TESTS_DIR = Path(__file__).resolve().parents[2]
+OK, PROBES, POISON = 3, 6, 2
+EXPECTED_RUNS = {
+    ("tests.metrics_ok", "SUCCESS"): OK,
+    ("tests.metrics_probe", "SUCCESS"): PROBES,
+    ("tests.metrics_poison", "FAILURE"): POISON,
+    ("tests.metrics_flaky", "RETRY"): 1,
+    ("tests.metrics_flaky", "SUCCESS"): 1,
+}
+EVERY_FAMILY = {spec.name: spec.kind for spec in (*metrics.FAMILIES, metrics.ACTIVE_ALERTS)}
+
+
+@pytest.fixture
+def metrics_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The worker's metrics directory, with a stale file of an earlier run in it; this
+    process reads it as the exposition would."""
+    path = tmp_path / "metrics"
+    path.mkdir()
+    (path / "counter_1.db").write_bytes(b"left by an earlier run")
+    monkeypatch.setenv("OUTLAST_METRICS_DIR", str(path))
+    reload_settings()
+    return path
+
+
+@pytest.fixture
+def env(redis_url: str, namespace: str, metrics_dir: Path) -> dict[str, str]:
+    """The worker's environment: local breakers, the probe's opening at its first failure."""
+    return {
+        "OUTLAST_REDIS_URL": redis_url,
+        "OUTLAST_TEST_REDIS_URL": redis_url,
+        "OUTLAST_NAMESPACE": namespace,
+        "OUTLAST_STATE_SCOPE": "local",
+        "OUTLAST_METRICS_DIR": str(metrics_dir),
+        "OUTLAST_TASK_MODULES": '["_metrics_ops"]',
+        "OUTLAST_CIRCUIT_BREAKERS": json.dumps(
+            {PROBE_BREAKER: {"failure_threshold": 1, "recovery_timeout": 600}}
+        ),
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+
+
+@pytest.fixture
+def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """A prefork worker with two children on the operations queue."""
+    with start_worker(env, celery_worker_command(["operations"], concurrency=2)) as running:
+        yield running
+
+
+def enqueue(env: dict[str, str], prefix: str) -> None:
+    """Send every task of the test from a separate process, as an application would."""
+    items = (
+        [["tests.metrics_ok", prefix]] * OK
+        + [["tests.metrics_probe", prefix]] * PROBES
+        + [["tests.metrics_poison", prefix]] * POISON
+        + [["tests.metrics_flaky", prefix]]
+    )
+    script = (
+        "import json, sys, _metrics_ops\n"
+        "from outlast.workers import enqueue\n"
+        "for name, prefix in json.loads(sys.argv[1]): enqueue(name, prefix)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(items)],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def scrape() -> str:
+    """The exposition as /metrics would serve it (alerts left empty: no store needed)."""
+    return metrics.exposition(read_alerts=list)[0].decode()
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The values of the samples called ``name``, by their labels (pid dropped)."""
+    found: dict[tuple[tuple[str, str], ...], float] = defaultdict(float)
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name:
+                found[tuple(sorted((k, v) for k, v in s.labels.items() if k != "pid"))] += s.value
+    return dict(found)
+
+
+def runs(text: str) -> dict[tuple[str, str], float]:
+    """Task runs observed by the latency histogram, by task and state."""
+    counts = samples(text, "outlast_task_duration_seconds_count")
+    return {(dict(labels)["task"], dict(labels)["state"]): n for labels, n in counts.items()}
+
+
+def wait_for_runs(timeout: float = 60.0) -> str:
+    """Scrape until every task has run (and been observed); the last exposition."""
+    deadline = time.monotonic() + timeout
+    text = scrape()
+    while runs(text) != EXPECTED_RUNS and time.monotonic() < deadline:
+        time.sleep(0.2)
+        text = scrape()
+    assert runs(text) == EXPECTED_RUNS
+    return text
+
+
+def pids(redis_url: str, key: str) -> list[int]:
+    """The pids the tasks noted under ``key``."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return [int(p) for p in client.lrange(key, 0, -1)]
+    finally:
+        client.close()
+
+
+def test_prefork_children_metrics_add_up_in_one_exposition(
+    worker: WorkerProcess,
+    env: dict[str, str],
+    redis_url: str,
+    redis_key_prefix: str,
+    metrics_dir: Path,
+) -> None:
+    """Every family carries HELP and TYPE; task runs, errors, rejections, breaker
+    transitions and state, dead letters and retries are the exact sums over the children."""
+    assert not (metrics_dir / "counter_1.db").exists()  # the worker emptied its directory
+    enqueue(env, redis_key_prefix)
+    text = wait_for_runs()
+
+    parsed = {family.name: family.type for family in text_string_to_metric_families(text)}
+    assert parsed == EVERY_FAMILY
+    for name, kind in EVERY_FAMILY.items():
+        exposed = f"{name}_total" if kind == "counter" else name
+        assert f"# HELP {exposed} " in text
+        assert f"# TYPE {exposed} {kind}\n" in text
+
+    probing = set(pids(redis_url, f"{redis_key_prefix}:probe"))
+    first_failures, rejections = len(probing), PROBES - len(probing)
+    errors = samples(text, "outlast_errors_total")
+    probe_errors = {
+        (("category", "network"), ("error_type", "ConnectionError")): first_failures,
+        (("category", "network"), ("error_type", "CircuitBreakerOpenError")): rejections,
+    }
+    assert {labels: errors.pop(labels, 0.0) for labels in probe_errors} == probe_errors
+    # The failed attempts of the tasks themselves, where the worker announces them.
+    assert (
+        errors.items()
+        <= {
+            (("category", "validation"), ("error_type", "ValueError")): POISON,
+            (("category", "timeout"), ("error_type", "TimeoutError")): 1,
+        }.items()
+    )
+    assert samples(text, "outlast_circuit_breaker_transitions_total") == {
+        (("breaker", PROBE_BREAKER), ("from_state", "closed"), ("to_state", "open")): len(probing)
+    }
+    breaker = (("breaker", PROBE_BREAKER),)
+    if rejections:
+        assert samples(text, "outlast_circuit_breaker_rejections_total") == {breaker: rejections}
+    assert samples(text, "outlast_circuit_breaker_state") == {breaker: 2.0}
+    assert samples(text, "outlast_dead_letters_total") == {
+        (("task", "tests.metrics_poison"),): POISON
+    }
+    assert samples(text, "outlast_retries_total") == {(("operation", "tests.metrics_flaky"),): 1}
+
+    ran = set(pids(redis_url, f"{redis_key_prefix}:ok")) | probing
+    for pid in ran:  # the samples come from the children's own files
+        assert (metrics_dir / f"counter_{pid}.db").exists() or (
+            metrics_dir / f"histogram_{pid}.db"
+        ).exists()
+    assert worker.pid not in ran
+
+    worker.stop()
+    after = metrics.exposition(read_alerts=list, sweep=False)[0].decode()
+    assert samples(after, "outlast_circuit_breaker_state") == {}  # children marked dead
+    assert runs(after) == EXPECTED_RUNS  # what they counted stays
