@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import annotated_types
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -36,6 +36,19 @@ REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "docs" / "configuration.md"
 REGENERATE = ".venv/bin/python scripts/config_reference.py"
 PREFIX = "OUTLAST_"
+
+#: Text for fields whose class says nothing of them (keyed ``Class.field``); a field's own
+#: ``description=`` or its docstring sentence wins over these.
+DESCRIPTIONS: dict[str, str] = {
+    "ApiSettings.api_host": "Address `outlast api` listens on.",
+    "ApiSettings.api_port": "Port `outlast api` listens on.",
+    "ApiSettings.api_check_timeout": "Seconds each dependency check of the API (broker, "
+    "Redis, store) may take before it counts as failed.",
+    "ApiSettings.api_alert_limit": "Most active alerts the health report lists.",
+    "MetricsSettings.metrics_sample_interval": "Least seconds between a worker process's "
+    "samples of its breaker states and bulkhead permits in use.",
+    "RecoveryHookSettings.timeout": "Seconds a restart hook may take.",
+}
 
 HEADER = f"""\
 # Configuration reference
@@ -115,15 +128,16 @@ def _rows(
 
 def describe(owner: type[BaseModel], name: str, field: FieldInfo) -> str:
     """The field's description, else the sentence of its class's docstring (then of its
-    module's) that names it in double backquotes, else nothing."""
+    module's) that names it (``field`` or ``OUTLAST_FIELD``), else :data:`DESCRIPTIONS`."""
     if field.description:
         return _one_line(field.description)
     module = sys.modules.get(owner.__module__)
+    names = (f"``{name}``", f"``{PREFIX}{name.upper()}``")
     for doc in (inspect.getdoc(owner), module.__doc__ if module else None):
         for sentence in re.split(r"(?<=\.)\s+(?=[A-Z`])", _one_line(doc or "")):
-            if f"``{name}``" in sentence:
+            if any(quoted in sentence for quoted in names):
                 return sentence.replace("``", "`")
-    return ""
+    return DESCRIPTIONS.get(f"{owner.__name__}.{name}", "")
 
 
 def type_text(field: FieldInfo) -> str:
@@ -176,7 +190,14 @@ def _type_name(annotation: Any) -> str:
         return "one of " + ", ".join(f"`{member.value}`" for member in annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object (" + ", ".join(f"`{name}`" for name in annotation.model_fields) + ")"
-    names = {str: "text", int: "integer", float: "number", bool: "boolean", Path: "path"}
+    names = {
+        str: "text",
+        int: "integer",
+        float: "number",
+        bool: "boolean",
+        Path: "path",
+        SecretStr: "secret text",
+    }
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 

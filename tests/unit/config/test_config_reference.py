@@ -34,10 +34,11 @@ script = _load_script()
 
 
 class _Section(BaseModel):
-    """A section for these tests. ``alpha_count`` says how many alphas there are. The
-    other field is not named here."""
+    """A section for these tests. ``alpha_count`` says how many alphas there are.
+    ``OUTLAST_DELTA_NAME`` names the delta. The other field is not named here."""
 
     alpha_count: int = Field(default=3, ge=1, le=9)
+    delta_name: str = "d"
     beta_mode: Literal["on", "off"] | None = None
     gamma_rate: float = Field(default=0.5, gt=0, description="How fast | gamma goes.")
 
@@ -75,6 +76,22 @@ def test_a_field_without_description_takes_the_docstring_sentence_naming_it() ->
     text = script.render_section(_Section)
     row = "| `OUTLAST_ALPHA_COUNT` | integer (>= 1, <= 9) | `3` |"
     assert f"{row} `alpha_count` says how many alphas there are. |" in text
+
+
+def test_a_docstring_sentence_naming_the_variable_describes_its_field() -> None:
+    """A docstring may name the field by its variable (``OUTLAST_DELTA_NAME``) too."""
+    text = script.render_section(_Section)
+    assert "| `OUTLAST_DELTA_NAME` | text | `d` | `OUTLAST_DELTA_NAME` names the delta. |" in text
+
+
+def test_every_fallback_description_names_a_field_that_exists() -> None:
+    """Each ``Class.field`` of the script's fallback texts is a field of a config class."""
+    script.settings_classes()  # imports every module of outlast.config
+    modules = [m for name, m in sys.modules.items() if name.startswith("outlast.config.")]
+    for key in script.DESCRIPTIONS:
+        owner, field = key.split(".")
+        classes = [getattr(m, owner) for m in modules if hasattr(m, owner)]
+        assert any(field in cls.model_fields for cls in classes), key
 
 
 def test_profile_overrides_get_a_row_per_field_under_a_name() -> None:
