@@ -11,9 +11,11 @@ import redis
 from outlast import RetryConfig, handle_errors
 from outlast.config import Jitter
 from outlast.errors import CircuitBreakerOpenError
+from outlast.recovery import recovery_manager
 from outlast.workers import operation
 
 PROBE_BREAKER = "metrics_probe"  # the test configures it to open on its first failure
+POOL = "metrics_pool"
 ONE_ATTEMPT = RetryConfig(max_attempts=1, retryable_exceptions=[ConnectionError])
 ONE_RETRY = RetryConfig(
     max_attempts=2, initial_delay=0.2, jitter=Jitter.NONE, retryable_exceptions=[TimeoutError]
@@ -36,9 +38,9 @@ def _probe() -> str:
     raise ConnectionError("probe target down")
 
 
-@operation("tests.metrics_ok", retry=ONE_ATTEMPT)
+@operation("tests.metrics_ok", retry=ONE_ATTEMPT, bulkhead=POOL)
 def metrics_ok(prefix: str) -> str:
-    """Succeed at once."""
+    """Succeed at once, holding a permit of the bulkhead ``metrics_pool``."""
     _note(f"{prefix}:ok")
     return "ok"
 
@@ -67,3 +69,19 @@ def metrics_flaky(prefix: str) -> str:
     if _note(f"{prefix}:flaky") == 1:
         raise TimeoutError("once")
     return "second time lucky"
+
+
+def _unreachable() -> str:
+    raise ConnectionError("still down")
+
+
+@operation("tests.metrics_recover", retry=ONE_ATTEMPT)
+def metrics_recover(prefix: str, succeed: bool) -> bool:
+    """Run one immediate-retry recovery whose function succeeds, or keeps failing."""
+    _note(f"{prefix}:recover")
+    function = (lambda: "back") if succeed else _unreachable
+    recovered, _ = recovery_manager.recover_from_error_sync(
+        ConnectionError("lost"), None, "immediate_retry", function, max_attempts=1,
+        service="metrics_target",
+    )  # fmt: skip
+    return recovered

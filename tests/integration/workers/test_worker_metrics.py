@@ -1,9 +1,10 @@
 """A prefork worker's metrics, written by its children to OUTLAST_METRICS_DIR, collected
 as one exposition that Prometheus's own parser reads, with the counts summed over children.
 
-The worker (-c 2) runs tasks that succeed, that call a failing probe through a breaker
-which opens on its first failure in each process (later calls are rejected), that are
-dead-lettered, and one that is retried once. The test knows which child ran what (each
+The worker (-c 2) runs tasks that succeed holding a bulkhead permit, that call a failing
+probe through a breaker which opens on its first failure in each process (later calls are
+rejected), that are dead-lettered, one that is retried once, and recoveries that succeed
+or fail. The test knows which child ran what (each
 task notes its pid in Redis), so every expected count is exact. When the worker stops, its
 children drop their live gauges and their counters stay.
 """
@@ -18,12 +19,13 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from _metrics_ops import PROBE_BREAKER
+from _metrics_ops import POOL, PROBE_BREAKER
 from _workers import WorkerProcess, celery_worker_command, start_worker
 from outlast.config import reload_settings
 from outlast.monitoring import metrics
@@ -36,6 +38,7 @@ EXPECTED_RUNS = {
     ("tests.metrics_poison", "FAILURE"): POISON,
     ("tests.metrics_flaky", "RETRY"): 1,
     ("tests.metrics_flaky", "SUCCESS"): 1,
+    ("tests.metrics_recover", "SUCCESS"): 3,
 }
 EVERY_FAMILY = {spec.name: spec.kind for spec in (*metrics.FAMILIES, metrics.ACTIVE_ALERTS)}
 
@@ -78,16 +81,18 @@ def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
 
 def enqueue(env: dict[str, str], prefix: str) -> None:
     """Send every task of the test from a separate process, as an application would."""
-    items = (
-        [["tests.metrics_ok", prefix]] * OK
-        + [["tests.metrics_probe", prefix]] * PROBES
-        + [["tests.metrics_poison", prefix]] * POISON
-        + [["tests.metrics_flaky", prefix]]
+    names = (
+        ["tests.metrics_ok"] * OK
+        + ["tests.metrics_probe"] * PROBES
+        + ["tests.metrics_poison"] * POISON
+        + ["tests.metrics_flaky"]
     )
+    items: list[list[Any]] = [[name, [prefix]] for name in names]
+    items += [["tests.metrics_recover", [prefix, succeed]] for succeed in (True, True, False)]
     script = (
         "import json, sys, _metrics_ops\n"
         "from outlast.workers import enqueue\n"
-        "for name, prefix in json.loads(sys.argv[1]): enqueue(name, prefix)\n"
+        "for name, args in json.loads(sys.argv[1]): enqueue(name, *args)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, json.dumps(items)],
@@ -145,10 +150,16 @@ def test_prefork_children_metrics_add_up_in_one_exposition(
     metrics_dir: Path,
 ) -> None:
     """Every family carries HELP and TYPE; task runs, errors, rejections, breaker
-    transitions and state, dead letters and retries are the exact sums over the children."""
+    transitions and state, dead letters, retries and recoveries are the exact sums over the
+    children, and each child's bulkhead sample is its own series."""
     assert not (metrics_dir / "counter_1.db").exists()  # the worker emptied its directory
     enqueue(env, redis_key_prefix)
     text = wait_for_runs()
+    children = {
+        pid
+        for kind in ("ok", "probe", "poison", "flaky", "recover")
+        for pid in pids(redis_url, f"{redis_key_prefix}:{kind}")
+    }
 
     parsed = {family.name: family.type for family in text_string_to_metric_families(text)}
     assert parsed == EVERY_FAMILY
@@ -184,13 +195,19 @@ def test_prefork_children_metrics_add_up_in_one_exposition(
         (("task", "tests.metrics_poison"),): POISON
     }
     assert samples(text, "outlast_retries_total") == {(("operation", "tests.metrics_flaky"),): 1}
+    assert samples(text, "outlast_recoveries_total") == {
+        (("outcome", "succeeded"), ("strategy", "immediate_retry")): 2,
+        (("outcome", "failed"), ("strategy", "immediate_retry")): 1,
+    }
+    in_use = [s for f in text_string_to_metric_families(text) for s in f.samples
+              if s.name == "outlast_bulkhead_in_use"]  # fmt: skip
+    assert in_use  # sampled after tasks, one series per live child (pid label), all free now
+    assert {(s.labels["bulkhead"], s.value) for s in in_use} == {(POOL, 0.0)}
+    assert {int(s.labels["pid"]) for s in in_use} <= children
 
-    ran = set(pids(redis_url, f"{redis_key_prefix}:ok")) | probing
-    for pid in ran:  # the samples come from the children's own files
-        assert (metrics_dir / f"counter_{pid}.db").exists() or (
-            metrics_dir / f"histogram_{pid}.db"
-        ).exists()
-    assert worker.pid not in ran
+    for pid in children:  # the samples come from the children's own files
+        assert (metrics_dir / f"histogram_{pid}.db").exists()
+    assert worker.pid not in children
 
     worker.stop()
     after = metrics.exposition(read_alerts=list, sweep=False)[0].decode()
