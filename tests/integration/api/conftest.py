@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from _api_support import ADMIN_TOKEN, HASHED_TOKEN, READ_TOKEN
 from _servers import delete_keys_with_prefix
 from outlast.api import create_app
-from outlast.config import Settings
+from outlast.config import Settings, reload_settings
 from outlast.config._api import ApiSettings
 from outlast.store.redis._redis import store_prefix
 
@@ -51,6 +51,7 @@ def core_settings(redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatc
     """Core settings on the test Redis and namespace (the environment says the same)."""
     monkeypatch.setenv("OUTLAST_REDIS_URL", redis_url)
     monkeypatch.setenv("OUTLAST_NAMESPACE", namespace)
+    reload_settings()
     return Settings(redis_url=redis_url, broker_url=redis_url, namespace=namespace)
 
 
