@@ -25,6 +25,7 @@ from outlast.config import Settings, get_settings
 from outlast.workers import _metrics_hooks  # noqa: F401  (connects the metrics signals)
 from outlast.workers._orphan_guard import OrphanGuard
 from outlast.workers._queues import QUEUES, route_task
+from outlast.workers._registry_snapshot import RegistrySnapshotStep
 from outlast.workers._schedule import beat_schedule
 from outlast.workers._watchdog import ConsumerWatchdog
 
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, main: str = "outlast") -> Ce
     app.conf.update(celery_config(settings or get_settings()))
     app.steps["consumer"].add(ConsumerWatchdog)
     app.steps["consumer"].add(OrphanGuard)
+    app.steps["worker"].add(RegistrySnapshotStep)
     return app
 
 
