@@ -32,6 +32,7 @@ ROUTES = [
     ("POST", "/admin/breakers/no-such-breaker/trip", "admin"),
     ("POST", "/admin/breakers/no-such-breaker/reset", "admin"),
     ("GET", "/admin/audit", "read"),
+    ("GET", "/metrics", "read"),
 ]
 
 ALLOWED = {

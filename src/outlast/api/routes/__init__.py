@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from outlast.api.routes import alerts, audit, breakers, dead_letters, health, probes
+from outlast.api.routes import alerts, audit, breakers, dead_letters, health, metrics, probes
 
 __all__ = ["ROUTERS"]
 
@@ -13,4 +13,5 @@ ROUTERS = (
     alerts.router,
     breakers.router,
     audit.router,
+    metrics.router,
 )
