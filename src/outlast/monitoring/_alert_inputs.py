@@ -1,5 +1,6 @@
 """Gathers what the alert rules judge: shared window counts from Redis, the recent error
-events from the store, per-minute error series, and the open breakers.
+events from the store, per-minute error series, and the open breakers (of the whole
+cluster: ``_breaker_states``).
 
 Counts and series come from the shared Redis windows (the same numbers in every process);
 what the windows do not split by service (severity, category, recovery flags, message
@@ -26,7 +27,7 @@ from outlast.resilience.shared._redis_link import Unavailable
 if TYPE_CHECKING:
     from outlast.store import ErrorEvent, Store
 
-__all__ = ["gather_inputs", "minute_series", "open_breakers", "per_service"]
+__all__ = ["gather_inputs", "minute_series", "per_service"]
 
 _HIGH = (ErrorSeverity.HIGH, ErrorSeverity.CRITICAL)
 _SLOW_CATEGORIES = ("timeout", "resource")
@@ -98,17 +99,6 @@ def minute_series(
                 row = series.setdefault(name, [0] * len(minutes))
                 row[minute - first] += int(value)
     return series
-
-
-def open_breakers() -> dict[str, str]:
-    """This process's open circuit breakers: name -> service (the name's first part)."""
-    from outlast.resilience import CircuitState, circuit_breakers
-
-    return {
-        name: service_of(name)
-        for name, breaker in circuit_breakers().items()
-        if breaker.state is CircuitState.OPEN
-    }
 
 
 async def gather_inputs(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from outlast.config import get_settings
 from outlast.monitoring._alert_config import AlertRules
-from outlast.monitoring._alert_inputs import gather_inputs, open_breakers
+from outlast.monitoring._alert_inputs import gather_inputs
 from outlast.monitoring._alert_lifecycle import (
     DEFAULT_INHIBIT_RULES,
     GroupTimers,
@@ -35,6 +35,7 @@ from outlast.monitoring._alert_lifecycle import (
     stale,
 )
 from outlast.monitoring._alert_rules import evaluate_rules
+from outlast.monitoring._breaker_states import cluster_open_breakers
 from outlast.monitoring._escalation import DEFAULT_POLICY, EscalationPolicy, PlannedNotification
 from outlast.monitoring._silences import SILENCE_KIND, Matcher, Silence, silenced
 from outlast.store import Alert, AlertStatus, Store
@@ -109,17 +110,20 @@ async def evaluate_alerts(
 ) -> list[Alert] | None:
     """Raise what fires and resolve what stopped at ``now``; the alerts raised, or None
     when Redis did not answer (nothing changed). ``breakers`` (open breaker -> service)
-    defaults to this process's open breakers."""
+    defaults to the open breakers of the whole cluster (``_breaker_states``)."""
     monitor = _monitor(monitor)
     config = config or config_from_settings()
     now = monitor.clock.time() if now is None else now
+    reader = monitor.counter_reader()
+    if breakers is None:
+        breakers = await asyncio.to_thread(cluster_open_breakers, reader.counters.link)
+        if breakers is None:
+            return None  # Redis did not answer
     store = monitor.open_alert_store()
     try:
         inputs = await gather_inputs(
-            monitor.counter_reader(), store, now, config.rules,
-            breakers=open_breakers() if breakers is None else breakers,
-            max_events=config.max_events,
-        )  # fmt: skip
+            reader, store, now, config.rules, breakers=breakers, max_events=config.max_events
+        )
         if inputs is None:
             return None
         active = await store.list_alerts(limit=config.max_alerts)
