@@ -3,9 +3,10 @@
 Connected to Celery's signals when ``outlast.workers`` is imported:
 
 - ``worker_init`` (the worker's main process, before the pool forks): when
-  ``OUTLAST_METRICS_DIR`` (or ``PROMETHEUS_MULTIPROC_DIR``) is set, the directory is made
-  and emptied and multiprocess mode switched on, so every pool child writes its own files;
-  recoveries are counted from the recovery manager's callbacks.
+  ``OUTLAST_METRICS_DIR`` (or ``PROMETHEUS_MULTIPROC_DIR``) is set, the worker's own
+  subdirectory (named after its node name) is made and emptied, the subdirectories of
+  workers that are gone removed, and multiprocess mode switched on, so every pool child
+  writes its own files; recoveries are counted from the recovery manager's callbacks.
 - ``task_prerun`` / ``task_postrun`` (where the task runs): ``outlast_task_duration_seconds``
   by task and state, then the breakers and bulkheads are sampled (throttled).
 - ``task_retry`` and ``task_failure``: a retry, and, for an operation task
@@ -55,10 +56,12 @@ def _never_raises(handler: Callable[P, None]) -> Callable[P, None]:
 
 @signals.worker_init.connect
 @_never_raises
-def _prepare(**_: Any) -> None:
-    path = metrics.metrics_dir()
-    if path is not None:
-        metrics.prepare(path)
+def _prepare(sender: Any = None, **_: Any) -> None:
+    root = metrics.metrics_dir()
+    if root is not None:
+        metrics.prune_instances(root)
+        node = getattr(sender, "hostname", None) or f"worker-{os.getpid()}"
+        path = metrics.prepare(metrics.instance_dir(root, str(node)))
         log.info("metrics: multiprocess files in %s", path)
     from outlast.recovery import recovery_manager
 

@@ -31,6 +31,7 @@ from outlast.config import reload_settings
 from outlast.monitoring import metrics
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
+NODE = f"metrics-{os.getpid()}@localhost"
 OK, PROBES, POISON = 3, 6, 2
 EXPECTED_RUNS = {
     ("tests.metrics_ok", "SUCCESS"): OK,
@@ -45,14 +46,18 @@ EVERY_FAMILY = {spec.name: spec.kind for spec in (*metrics.FAMILIES, metrics.ACT
 
 @pytest.fixture
 def metrics_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The worker's metrics directory, with a stale file of an earlier run in it; this
-    process reads it as the exposition would."""
-    path = tmp_path / "metrics"
-    path.mkdir()
-    (path / "counter_1.db").write_bytes(b"left by an earlier run")
-    monkeypatch.setenv("OUTLAST_METRICS_DIR", str(path))
+    """The metrics directory, holding a stale file of the worker's earlier run and the
+    subdirectory of a worker that is gone; this process reads it as the exposition would."""
+    root = tmp_path / "metrics"
+    metrics.instance_dir(root, NODE).mkdir(parents=True)
+    (metrics.instance_dir(root, NODE) / "counter_1.db").write_bytes(b"left by an earlier run")
+    retired = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    (root / "retired@old-host").mkdir()
+    (root / "retired@old-host" / f"counter_{retired.stdout.strip()}.db").write_bytes(b"gone")
+    monkeypatch.setenv("OUTLAST_METRICS_DIR", str(root))
     reload_settings()
-    return path
+    return root
 
 
 @pytest.fixture
@@ -74,8 +79,10 @@ def env(redis_url: str, namespace: str, metrics_dir: Path) -> dict[str, str]:
 
 @pytest.fixture
 def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
-    """A prefork worker with two children on the operations queue."""
-    with start_worker(env, celery_worker_command(["operations"], concurrency=2)) as running:
+    """A prefork worker with two children on the operations queue, called ``NODE``."""
+    command = celery_worker_command(["operations"], concurrency=2)
+    command[command.index("-n") + 1] = NODE
+    with start_worker(env, command) as running:
         yield running
 
 
@@ -152,7 +159,9 @@ def test_prefork_children_metrics_add_up_in_one_exposition(
     """Every family carries HELP and TYPE; task runs, errors, rejections, breaker
     transitions and state, dead letters, retries and recoveries are the exact sums over the
     children, and each child's bulkhead sample is its own series."""
-    assert not (metrics_dir / "counter_1.db").exists()  # the worker emptied its directory
+    own = metrics.instance_dir(metrics_dir, NODE)
+    assert not (own / "counter_1.db").exists()  # the worker emptied its directory
+    assert not (metrics_dir / "retired@old-host").exists()  # and removed a gone worker's
     enqueue(env, redis_key_prefix)
     text = wait_for_runs()
     children = {
@@ -206,7 +215,7 @@ def test_prefork_children_metrics_add_up_in_one_exposition(
     assert {int(s.labels["pid"]) for s in in_use} <= children
 
     for pid in children:  # the samples come from the children's own files
-        assert (metrics_dir / f"histogram_{pid}.db").exists()
+        assert (own / f"histogram_{pid}.db").exists()
     assert worker.pid not in children
 
     worker.stop()

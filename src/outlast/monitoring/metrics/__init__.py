@@ -11,10 +11,10 @@ by strategy and outcome, ``outlast_task_duration_seconds`` by task and state, an
 
 :func:`listen` counts the core's events in this process (a worker does it at start);
 :func:`exposition` returns the text of every process's metrics for ``/metrics``. Under a
-prefork worker, ``OUTLAST_METRICS_DIR`` names the directory the processes share
-(``_multiprocess``); unset, each process exposes its own. Nothing here is on the
-``@handle_errors`` success path: only failures, rejections, transitions, retries and
-fallbacks are counted as they happen.
+prefork worker, ``OUTLAST_METRICS_DIR`` names the directory its processes write to (a
+subdirectory per worker node, see ``_multiprocess``); unset, each process exposes its own.
+Nothing here is on the ``@handle_errors`` success path: only failures, rejections,
+transitions, retries and fallbacks are counted as they happen.
 """
 
 from __future__ import annotations
@@ -43,10 +43,14 @@ from outlast.monitoring.metrics._listener import (
 )
 from outlast.monitoring.metrics._multiprocess import (
     ENV_VARIABLE,
+    OWNER_FILE,
     activate,
+    instance_dir,
     mark_dead,
+    metric_files,
     metrics_dir,
     prepare,
+    prune_instances,
     sweep_dead,
 )
 from outlast.monitoring.metrics._sampling import Sampler, sample_now
@@ -57,6 +61,7 @@ __all__ = [
     "ENV_VARIABLE",
     "FAMILIES",
     "OTHER",
+    "OWNER_FILE",
     "STATE_CODES",
     "TASK_DURATION_BUCKETS",
     "ActiveAlertsCollector",
@@ -70,11 +75,14 @@ __all__ = [
     "count_recovery",
     "exposition",
     "families",
+    "instance_dir",
     "listen",
     "listening",
     "mark_dead",
+    "metric_files",
     "metrics_dir",
     "prepare",
+    "prune_instances",
     "read_active_alerts",
     "reset_families",
     "sample_now",

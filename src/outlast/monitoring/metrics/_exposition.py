@@ -1,10 +1,11 @@
 """The exposition: every process's metrics as Prometheus text, for ``/metrics``.
 
-In multiprocess mode the samples come from the files of every process of the worker
-(prometheus-client's ``MultiProcessCollector``, after the live gauges of dead processes are
-swept away); otherwise from this process's own families. Either way every family of
-``FAMILIES`` is announced with HELP and TYPE even before its first sample, and
-``outlast_active_alerts`` is computed from the store at collection time.
+In multiprocess mode the samples come from the files of every process of every worker
+under the metrics directory (merged as prometheus-client's ``MultiProcessCollector``
+merges one directory, after the live gauges of dead processes are swept away); otherwise
+from this process's own families. Either way every family of ``FAMILIES`` is announced
+with HELP and TYPE even before its first sample, and ``outlast_active_alerts`` is computed
+from the store at collection time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from outlast.monitoring.metrics._alerts import (
     read_active_alerts,
 )
 from outlast.monitoring.metrics._families import FAMILIES, families
-from outlast.monitoring.metrics._multiprocess import metrics_dir, sweep_dead
+from outlast.monitoring.metrics._multiprocess import metric_files, metrics_dir, sweep_dead
 
 __all__ = ["collection_registry", "exposition"]
 
@@ -39,18 +40,18 @@ class _ProcessFamilies(Collector):
 
 
 class _WorkerFiles(Collector):
-    """The files of every process of the worker (multiprocess mode)."""
+    """The files of every process of every worker under ``root`` (multiprocess mode)."""
 
-    def __init__(self, path: Path, *, sweep: bool) -> None:
-        self._path = path
+    def __init__(self, root: Path, *, sweep: bool) -> None:
+        self._root = root
         self._sweep = sweep
-        self._files = MultiProcessCollector(None, path=str(path))  # type: ignore[no-untyped-call]
 
     def collect(self) -> Iterable[Metric]:
         if self._sweep:
-            sweep_dead(self._path)
-        collected: Iterable[Metric] = self._files.collect()  # type: ignore[no-untyped-call]
-        return collected
+            sweep_dead(self._root)
+        files = metric_files(self._root)
+        merged: Iterable[Metric] = MultiProcessCollector.merge(files)  # type: ignore[no-untyped-call]
+        return merged
 
 
 class _EveryFamily(Collector):
