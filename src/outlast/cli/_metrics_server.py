@@ -1,8 +1,8 @@
 """``outlast metrics-server``: the worker's Prometheus metrics over HTTP, at ``/metrics``.
 
-Runs beside a worker on the same host and serves the files its processes write to
-``OUTLAST_METRICS_DIR`` (the worker empties that directory when it starts), added up at
-each scrape, with ``outlast_active_alerts`` read from the store. It listens on
+Runs beside the workers of a host and serves the files their processes write under
+``OUTLAST_METRICS_DIR`` (a subdirectory per worker), added up at each scrape, with
+``outlast_active_alerts`` read from the store. It listens on
 ``OUTLAST_METRICS_ADDRESS``:``OUTLAST_METRICS_PORT`` (loopback and 9808 by default; the
 exposition has no login, so bind it off loopback only where the network is trusted), through
 prometheus-client's own HTTP server. The health API serves the same exposition at
@@ -27,7 +27,7 @@ def add_metrics_server_parser(commands: argparse._SubParsersAction[Any]) -> None
     """The ``metrics-server`` command and its options."""
     server = commands.add_parser(
         "metrics-server",
-        help="serve the Prometheus metrics of the worker whose OUTLAST_METRICS_DIR this is, "
+        help="serve the Prometheus metrics of this host's workers (their OUTLAST_METRICS_DIR) "
         "at http://OUTLAST_METRICS_ADDRESS:OUTLAST_METRICS_PORT/metrics",
     )
     server.add_argument("--address", help="address to listen on (default: the setting)")
@@ -43,8 +43,8 @@ def start_metrics_server(address: str, port: int) -> tuple[WSGIServer, threading
 
     if metrics_dir() is None:
         raise ConfigurationError(
-            "outlast metrics-server needs OUTLAST_METRICS_DIR, the directory the worker "
-            "writes its metrics files to (the same value as the worker's)"
+            "outlast metrics-server needs OUTLAST_METRICS_DIR, the directory the workers "
+            "write their metrics files to (the same value as theirs)"
         )
     try:
         return start_http_server(port, address, registry=collection_registry())

@@ -1,10 +1,11 @@
 """The settings of the Prometheus metrics (``OUTLAST_METRICS_*``), read where metrics are
 kept or served.
 
-``metrics_dir`` switches on multiprocess mode: every process of one worker instance (the
-prefork parent and its children) writes its samples to files there, and the exposition
-adds them up. It must be one directory per worker instance on the host: a worker empties it
-when it starts. Unset, each process keeps its metrics in memory and exposes only its own.
+``metrics_dir`` switches on multiprocess mode: every process of a worker (the prefork
+parent and its children) writes its samples to files in the worker's subdirectory there
+(named after its node name, emptied when it starts), and the exposition adds up every
+worker's. It must be on the host's own disk. Unset, each process keeps its metrics in
+memory and exposes only its own.
 ``metrics_address``:``metrics_port`` is where ``outlast metrics-server`` listens.
 ``metrics_max_error_types`` bounds the ``error_type`` label: the first error types a
 process sees keep their name, later ones count as ``other``.
