@@ -19,11 +19,14 @@ from celery import Celery
 
 from _ops_orphans import COUNT_RUN
 from _workers import WorkerProcess, celery_worker_command, start_worker
+from outlast.workers._orphan_guard import orphan_keys
+from outlast.workers._watchdog import QueueDepth
 
 __all__ = [
     "CONCURRENCY",
     "HELD",
     "Runs",
+    "held_count",
     "orphan_env",
     "queue_depth",
     "send_runs",
@@ -73,12 +76,28 @@ def send_runs(results: Celery, prefix: str, count: int = HELD) -> list[str]:
 
 def queue_depth(results: Celery) -> int:
     """Messages waiting in the operations queue on the results app's broker."""
+    depth = QueueDepth.for_app(results, [QUEUE])  # Redis: each priority list, prefixed
+    if depth is not None:
+        try:
+            waiting = depth.waiting()
+        finally:
+            depth.close()
+        assert waiting is not None, "the broker's Redis did not answer"
+        return waiting
     with results.connection_for_write() as connection:
         channel = connection.default_channel
-        try:
-            return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
-        except connection.channel_errors:  # kombu's Redis: an empty queue has no list
-            return 0
+        return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
+
+
+def held_count(results: Celery) -> int:
+    """Delivery tags the workers on the results app's Redis broker have recorded as held."""
+    keys = orphan_keys(results)
+    assert keys is not None
+    client = redis.Redis.from_url(str(results.conf.broker_url))
+    try:
+        return sum(int(client.zcard(k)) for k in client.scan_iter(f"{keys.base}:held:*"))
+    finally:
+        client.close()
 
 
 def wait_until_held(results: Celery, runs: Runs, *, timeout: float = 30.0) -> None:

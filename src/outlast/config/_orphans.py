@@ -11,9 +11,11 @@ timeout as the only way back. Read only where workers and beat run.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from outlast.config._loading import SettingsBase, loader
+from outlast.config._value_checks import EXPECTED_TYPE
 
 __all__ = ["OrphanSettings", "get_orphan_settings"]
 
@@ -29,14 +31,17 @@ class OrphanSettings(SettingsBase):
     orphan_check_interval: float = Field(default=5.0, gt=0, le=600)
     orphan_check_in_workers: bool = True
 
-    @model_validator(mode="after")
-    def _ttl_outlasts_beats(self) -> OrphanSettings:
-        if self.orphan_heartbeat_ttl < 2 * self.orphan_heartbeat_interval:
-            raise ValueError(
-                f"orphan_heartbeat_ttl ({self.orphan_heartbeat_ttl} s) must be at least twice "
-                f"orphan_heartbeat_interval ({self.orphan_heartbeat_interval} s)"
+    @field_validator("orphan_heartbeat_ttl")
+    @classmethod
+    def _ttl_outlasts_beats(cls, ttl: float, info: ValidationInfo) -> float:
+        interval = info.data.get("orphan_heartbeat_interval")
+        if interval is not None and ttl < 2 * interval:
+            expected = (
+                f"at least twice OUTLAST_ORPHAN_HEARTBEAT_INTERVAL ({interval} s), so one "
+                "late beat is not taken for a dead worker"
             )
-        return self
+            raise PydanticCustomError(EXPECTED_TYPE, "expected {expected}", {"expected": expected})
+        return ttl
 
 
 _load = loader(OrphanSettings)

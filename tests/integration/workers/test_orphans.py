@@ -24,6 +24,7 @@ from _orphan_workers import (
     CONCURRENCY,
     HELD,
     Runs,
+    held_count,
     orphan_env,
     send_runs,
     start_holder,
@@ -51,6 +52,8 @@ def test_a_killed_workers_messages_each_run_once_more_within_15_s(
     with start_holder(env) as holder:
         task_ids = send_runs(results, runs.prefix)
         wait_until_held(results, runs)
+        if is_redis_broker(broker_url):
+            assert held_count(results) == HELD  # recorded as this worker's
         with start_survivor(env):
             killed_at = time.time()
             holder.kill()
