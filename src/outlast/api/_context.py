@@ -11,6 +11,7 @@ import logging
 import threading
 from typing import Any
 
+from outlast.api._fresh import Fresh
 from outlast.config import Settings, get_circuit_breaker_config, get_settings
 from outlast.config._api import ApiSettings, ApiToken, get_api_settings
 from outlast.monitoring import ErrorMonitor
@@ -35,6 +36,7 @@ class ApiContext:
         self._monitor: ErrorMonitor | None = None
         self._tokens: list[ApiToken] | None = None
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._fresh: Fresh | None = None
 
     @property
     def api(self) -> ApiSettings:
@@ -59,6 +61,13 @@ class ApiContext:
     def redis_url(self) -> str:
         """The Redis every process shares state through."""
         return self.core.redis_url or DEFAULT_REDIS_URL
+
+    @property
+    def fresh(self) -> Fresh:
+        """Slow reads kept for ``api_cache_seconds``."""
+        if self._fresh is None:
+            self._fresh = Fresh(self.api.api_cache_seconds)
+        return self._fresh
 
     @property
     def tokens(self) -> list[ApiToken]:

@@ -71,9 +71,11 @@ async def health_report(context: ApiContext) -> tuple[dict[str, Any], int]:
     redis, store, snapshots, recovery, errors, alerts = await asyncio.gather(
         check_redis(context),
         check_store(context),
-        cluster_snapshots(context),
+        context.fresh.get("snapshots", lambda: cluster_snapshots(context)),
         bounded(context.statistics().snapshot(), timeout),
-        bounded(context.monitor.aget_monitoring_stats(), timeout),
+        context.fresh.get(
+            "errors", lambda: bounded(context.monitor.aget_monitoring_stats(), timeout)
+        ),
         bounded(_active_alerts(context), timeout),
     )
     breakers = merge_breakers(snapshots.value or [])

@@ -72,7 +72,10 @@ def _parse_entry(entry: str, role: Role, position: int) -> ApiToken:
 
 
 class ApiSettings(SettingsBase):
-    """Where the API listens, who may call it, and how long a dependency check may take."""
+    """Where the API listens, who may call it, how long a dependency check may take
+    (``api_check_timeout``), how many active alerts the report lists (``api_alert_limit``),
+    and how long the report reuses its slow reads: the published snapshots and the error
+    statistics (``api_cache_seconds``; 0 reads them on every request)."""
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -80,6 +83,7 @@ class ApiSettings(SettingsBase):
     read_tokens: SecretStr | None = None
     api_check_timeout: float = Field(default=1.0, gt=0, le=30)
     api_alert_limit: int = Field(default=100, ge=1, le=10000)
+    api_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     _api_host = field_validator("api_host")(checks.host_name)
 

@@ -70,6 +70,7 @@ async def trip(request: Request, caller: AdminCaller, name: str) -> dict[str, An
     context = context_of(request)
     breaker = await _cluster_breaker(context, name)
     await asyncio.to_thread(breaker.force_open)
+    context.fresh.forget()
     result = {"name": name, "state": breaker.state.value}
     await record_action(context, caller, "breaker.trip", name, result)
     return result
@@ -81,6 +82,7 @@ async def reset(request: Request, caller: AdminCaller, name: str) -> dict[str, A
     context = context_of(request)
     breaker = await _cluster_breaker(context, name)
     await asyncio.to_thread(breaker.reset)
+    context.fresh.forget()
     result = {"name": name, "state": breaker.state.value}
     await record_action(context, caller, "breaker.reset", name, result)
     return result
