@@ -6,9 +6,10 @@
 Every settings class of ``outlast.config`` is found by itself: each module of the package
 is imported and every subclass of ``SettingsBase`` defined there gets a section (``Settings``
 first, then the others by name), so a new section needs no change here. A row's text is the
-field's ``description``, else the sentence of the class docstring that names the field
-(``like_this``), else nothing. tests/unit/config/test_config_reference.py fails while the
-committed file differs from what this script writes.
+field's ``description``, else the script's own text for it (``DESCRIPTIONS``), else the
+sentence of the class (or module) docstring that names the field (``like_this``), else
+nothing. tests/unit/config/test_config_reference.py fails while the committed file differs
+from what this script writes.
 """
 
 from __future__ import annotations
@@ -37,14 +38,16 @@ OUTPUT = REPO / "docs" / "configuration.md"
 REGENERATE = ".venv/bin/python scripts/config_reference.py"
 PREFIX = "OUTLAST_"
 
-#: Text for fields whose class says nothing of them (keyed ``Class.field``); a field's own
-#: ``description=`` or its docstring sentence wins over these.
+#: Text for fields without ``description=`` (keyed ``Class.field``), where their class's
+#: docstring says nothing of them or says it in a sentence about many fields.
 DESCRIPTIONS: dict[str, str] = {
     "ApiSettings.api_host": "Address `outlast api` listens on.",
     "ApiSettings.api_port": "Port `outlast api` listens on.",
     "ApiSettings.api_check_timeout": "Seconds each dependency check of the API (broker, "
     "Redis, store) may take before it counts as failed.",
     "ApiSettings.api_alert_limit": "Most active alerts the health report lists.",
+    "ApiSettings.api_cache_seconds": "Seconds the health report reuses its slow reads "
+    "(published snapshots, error statistics); 0 reads them on every request.",
     "MetricsSettings.metrics_sample_interval": "Least seconds between a worker process's "
     "samples of its breaker states and bulkhead permits in use.",
     "RecoveryHookSettings.timeout": "Seconds a restart hook may take.",
@@ -127,17 +130,20 @@ def _rows(
 
 
 def describe(owner: type[BaseModel], name: str, field: FieldInfo) -> str:
-    """The field's description, else the sentence of its class's docstring (then of its
-    module's) that names it (``field`` or ``OUTLAST_FIELD``), else :data:`DESCRIPTIONS`."""
+    """The field's description, else its entry in :data:`DESCRIPTIONS`, else the sentence
+    of its class's docstring (then of its module's) that names it (``field`` or
+    ``OUTLAST_FIELD``), else nothing."""
     if field.description:
         return _one_line(field.description)
+    if f"{owner.__name__}.{name}" in DESCRIPTIONS:
+        return DESCRIPTIONS[f"{owner.__name__}.{name}"]
     module = sys.modules.get(owner.__module__)
     names = (f"``{name}``", f"``{PREFIX}{name.upper()}``")
     for doc in (inspect.getdoc(owner), module.__doc__ if module else None):
         for sentence in re.split(r"(?<=\.)\s+(?=[A-Z`])", _one_line(doc or "")):
             if any(quoted in sentence for quoted in names):
                 return sentence.replace("``", "`")
-    return DESCRIPTIONS.get(f"{owner.__name__}.{name}", "")
+    return ""
 
 
 def type_text(field: FieldInfo) -> str:
