@@ -233,3 +233,11 @@ def test_the_variable_check_refuses_a_name_that_is_no_setting() -> None:
     assert is_documented("OUTLAST_CIRCUIT_BREAKERS__<NAME>__FAILURE_THRESHOLD", patterns)
     assert not is_documented("OUTLAST_REDIS_URI", patterns)
     assert not is_documented("OUTLAST_RETRIES__<NAME>__ATTEMPTS", patterns)
+
+
+def test_every_file_the_readme_names_exists() -> None:
+    """Each repository path the README names (docs, scripts, bench, tests, .ci) is there."""
+    text = README.read_text()
+    paths = set(re.findall(r"(?<![\w/.])((?:docs|scripts|bench|tests|\.ci)/[\w./-]*\w)", text))
+    assert "docs/configuration.md" in paths
+    assert sorted(path for path in paths if not (ROOT / path).exists()) == []
