@@ -1,5 +1,5 @@
 """The settings of monitoring's beat jobs (``OUTLAST_MONITORING_*``), read only where beat
-and the ``monitoring`` queue run.
+and the ``monitoring`` queue run, and the slow-call threshold, read where operations run.
 
 ``outlast.monitoring.compute_stats`` runs every ``monitoring_stats_interval`` seconds.
 ``outlast.monitoring.evaluate_alerts`` runs every ``monitoring_evaluate_interval`` seconds.
@@ -9,6 +9,9 @@ The prune deletes error events and resolved alerts older than
 ``monitoring_event_retention`` seconds, and forgets error patterns not seen for as long.
 The prune deletes statistics snapshots older than ``monitoring_snapshot_retention``
 seconds (other snapshots, such as silences, are kept).
+An ``@operation`` attempt that succeeds after at least ``monitoring_slow_call`` seconds
+counts as a slow call of its service, for the ``performance_impact`` alert (read where
+operations run).
 The store never keeps a record longer than its own event retention (7 days,
 ``open_store(event_retention=...)``), so a longer monitoring retention keeps nothing
 longer. What the recording side reads (``monitoring_buffer_size``,
@@ -28,7 +31,8 @@ _DAY = 86400.0
 
 
 class MonitoringSettings(SettingsBase):
-    """Intervals of monitoring's beat jobs and the prune's retentions, in seconds."""
+    """Intervals of monitoring's beat jobs, the prune's retentions and the slow-call
+    threshold, in seconds."""
 
     monitoring_stats_interval: float = Field(default=60.0, gt=0)
     monitoring_evaluate_interval: float = Field(default=30.0, gt=0)
@@ -36,6 +40,7 @@ class MonitoringSettings(SettingsBase):
     monitoring_prune_interval: float = Field(default=_DAY, gt=0)
     monitoring_event_retention: float = Field(default=7 * _DAY, gt=0)
     monitoring_snapshot_retention: float = Field(default=_DAY, gt=0)
+    monitoring_slow_call: float = Field(default=5.0, gt=0)
 
 
 _load = loader(MonitoringSettings)

@@ -44,8 +44,9 @@ class AlertRules:
       ``degradation_high_errors`` [3] high or critical errors or an open breaker.
     - ``recovery_failure``: ``recovery_failures`` [3] errors of one service were recorded
       with a recovery attempted that did not succeed.
-    - ``performance_impact``: ``performance_errors`` [10] timeouts and capacity rejections
-      (bulkheads, rate limits) in one service.
+    - ``performance_impact``: ``performance_errors`` [10] slow calls (operation attempts
+      that succeeded after at least ``OUTLAST_MONITORING_SLOW_CALL`` seconds [5]),
+      timeouts and capacity rejections (bulkheads, rate limits) in one service.
     - ``security_concern``: ``auth_failures`` [5] security errors (authentication,
       permission) or ``injection_attempts`` [1] validation rejections carrying one of
       ``injection_markers`` in one service.

@@ -46,9 +46,11 @@ def per_service(
     for name in names:
         errors = totals.count(rules.window, Dim.SERVICE, name, "e")
         calls = errors + totals.count(rules.window, Dim.SERVICE, name, "s")
+        slow_calls = totals.count(rules.window, Dim.SERVICE, name, "w")
         marks = tallies[name]
         found[name] = ServiceCounts(
-            errors=errors, calls=calls, high_severity=marks["high"], slow=marks["slow"],
+            errors=errors, calls=calls, high_severity=marks["high"],
+            slow=marks["slow"] + slow_calls,
             recovery_failures=marks["recovery"], auth_failures=marks["auth"],
             injection_attempts=marks["injection"],
         )  # fmt: skip

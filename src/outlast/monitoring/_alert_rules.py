@@ -199,7 +199,8 @@ def _performance(
 ) -> Iterator[AlertCandidate]:
     for service, counts in sorted(inputs.services.items()):
         if counts.slow >= rules.performance_errors:
-            message = f"{counts.slow} timeouts and capacity rejections in {rules.window}"
+            message = (f"{counts.slow} slow calls, timeouts and capacity rejections "
+                       f"in {rules.window}")  # fmt: skip
             yield _candidate("performance_impact", ErrorSeverity.MEDIUM,
                              f"{service}: slow or refused calls", message,
                              service=service)  # fmt: skip

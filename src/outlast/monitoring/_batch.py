@@ -27,6 +27,7 @@ class Batch:
     tallies: dict[str, int]
     dropped: int
     taken_at: float
+    slow: dict[str, int] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     counts_sent: bool = False  # a counters write was sent: its outcome may be unknown
     counted: bool = False

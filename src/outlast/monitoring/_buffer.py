@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from outlast.monitoring._event import Capture
 
@@ -22,12 +22,14 @@ __all__ = ["CaptureBuffer", "Taken"]
 @dataclass(frozen=True, slots=True)
 class Taken:
     """What the flusher took: captures, success counts by operation, tallies
-    (counter name -> count) and how many captures were dropped since the last take."""
+    (counter name -> count), how many captures were dropped since the last take, and slow
+    call counts by operation."""
 
     captures: list[Capture]
     successes: dict[str, int]
     tallies: dict[str, int]
     dropped: int
+    slow: dict[str, int] = field(default_factory=dict)
 
 
 class CaptureBuffer:
@@ -43,6 +45,7 @@ class CaptureBuffer:
         self._captures: deque[Capture] = deque()
         # deque.append and popleft are atomic: successes are noted without taking the lock.
         self._success_log: deque[str] = deque()
+        self._slow_log: deque[str] = deque()
         self._tallies: dict[str, int] = {}
         self._dropped = 0
         self.dropped_total = 0
@@ -65,6 +68,12 @@ class CaptureBuffer:
         if self._idle:
             self._wake_flusher()
 
+    def add_slow(self, operation: str) -> None:
+        """Count one slow call of ``operation`` (lock-free, as successes)."""
+        self._slow_log.append(operation)
+        if self._idle:
+            self._wake_flusher()
+
     def add_tally(self, name: str, count: int = 1) -> None:
         """Add ``count`` to the tally ``name`` (breaker transitions, fallbacks...)."""
         with self._lock:
@@ -83,20 +92,25 @@ class CaptureBuffer:
         for _ in range(len(self._success_log)):
             operation = self._success_log.popleft()
             successes[operation] = successes.get(operation, 0) + 1
+        slow = taken.slow
+        for _ in range(len(self._slow_log)):
+            operation = self._slow_log.popleft()
+            slow[operation] = slow.get(operation, 0) + 1
         return taken
 
     def __len__(self) -> int:
         return len(self._captures)
 
     def has_counts(self) -> bool:
-        """Whether successes, tallies or drops wait to be flushed."""
-        return bool(self._success_log or self._tallies or self._dropped)
+        """Whether successes, slow calls, tallies or drops wait to be flushed."""
+        return bool(self._success_log or self._slow_log or self._tallies or self._dropped)
 
     def reset_after_fork(self) -> None:
         """Forget every item: in a forked child (the parent flushes them), or on reset."""
         self._lock = threading.Lock()
         self._captures = deque()
         self._success_log = deque()
+        self._slow_log = deque()
         self._tallies, self._dropped = {}, 0
         self._idle = True
 

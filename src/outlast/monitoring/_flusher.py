@@ -152,7 +152,7 @@ class Flusher:
     def _gather_batch(self) -> bool:
         """Take one batch from the buffer; True if it was full (more may wait)."""
         taken = self.buffer.take(self.batch_size)
-        if not (taken.captures or taken.successes or taken.tallies or taken.dropped):
+        if not (taken.captures or taken.successes or taken.slow or taken.tallies or taken.dropped):
             return False
         events = [e for e in map(self._build, taken.captures) if e is not None]
         batch = Batch(
@@ -161,6 +161,7 @@ class Flusher:
             tallies=taken.tallies,
             dropped=taken.dropped,
             taken_at=self.clock.time(),
+            slow=taken.slow,
         )
         tail = self._pending[-1] if self._pending else None
         # While Redis is down, each pass would add a batch (if only of success counts):
@@ -243,7 +244,7 @@ class Flusher:
 
 
 def _carry_counts(source: Batch, into: Batch, *, events_too: bool = False) -> None:
-    """Move ``source``'s successes, tallies and drop count into ``into``; its events too
+    """Move ``source``'s successes, slow calls, tallies and drop count into ``into``; its events too
     when ``events_too``, else they count as dropped."""
     if events_too:
         into.events.extend(source.events)
@@ -252,5 +253,7 @@ def _carry_counts(source: Batch, into: Batch, *, events_too: bool = False) -> No
         into.dropped += source.dropped + len(source.events)
     for operation, count in source.successes.items():
         into.successes[operation] = into.successes.get(operation, 0) + count
+    for operation, count in source.slow.items():
+        into.slow[operation] = into.slow.get(operation, 0) + count
     for name, count in source.tallies.items():
         into.tallies[name] = into.tallies.get(name, 0) + count

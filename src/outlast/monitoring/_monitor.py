@@ -59,6 +59,7 @@ T = TypeVar("T")
 DEFAULT_BUFFER_SIZE: Final = 100_000
 DEFAULT_BATCH_SIZE: Final = 2000
 _DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
+_SLOW_CALL: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +86,14 @@ class ErrorMonitor:
         buffer_size: int | None = None,
         flush_interval: float | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        slow_call: float | None = None,
     ) -> None:
         """Unset options come from the settings when the flusher starts. ``open_store``
         makes the store events go to (default: ``outlast.store.open_store``); with
-        ``store_events=False`` only the Redis counters are written."""
+        ``store_events=False`` only the Redis counters are written. ``slow_call`` (seconds;
+        default ``OUTLAST_MONITORING_SLOW_CALL``) is when a successful call is slow."""
+        if slow_call is not None and not slow_call > 0:
+            raise ValueError(f"slow_call must be positive, got {slow_call}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if flush_interval is not None and flush_interval <= 0:
@@ -101,6 +106,7 @@ class ErrorMonitor:
         self._buffer_size = buffer_size
         self._flush_interval = flush_interval
         self._batch_size = batch_size
+        self._slow_call = slow_call
         self._buffer = CaptureBuffer(
             capacity=buffer_size or DEFAULT_BUFFER_SIZE, on_first=self._start_flusher
         )
@@ -142,6 +148,15 @@ class ErrorMonitor:
     def note_success(self, operation: str) -> None:
         """Count one successful call of ``operation`` (what error ratios divide by)."""
         self._buffer.add_success(operation)
+
+    def note_duration(self, operation: str, seconds: float) -> None:
+        """Count a successful call of ``operation`` that took ``seconds`` as slow if it
+        took at least the slow-call threshold (``performance_impact`` counts slow calls)."""
+        threshold = self._slow_call
+        if threshold is None:
+            threshold = self._slow_call = _slow_call_setting()
+        if seconds >= threshold:
+            self._buffer.add_slow(operation)
 
     def tally(self, name: str, count: int = 1) -> None:
         """Add ``count`` to the shared tally ``name``."""
@@ -381,6 +396,18 @@ class ErrorMonitor:
         self._buffer.reset_after_fork()
         self._parts = None
         self._lock = threading.Lock()
+
+
+def _slow_call_setting() -> float:
+    """The slow-call threshold of the settings (the default if they cannot be read: a
+    recorder never raises)."""
+    from outlast.config import get_monitoring_settings
+
+    try:
+        return get_monitoring_settings().monitoring_slow_call
+    except Exception:
+        log.exception("OUTLAST_MONITORING_SLOW_CALL unreadable; slow calls take %s s", _SLOW_CALL)
+        return _SLOW_CALL
 
 
 def _as_error(error: object) -> BaseException:

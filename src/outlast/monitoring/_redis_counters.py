@@ -4,7 +4,8 @@ Every key of one namespace's monitoring lives in one Redis Cluster slot (hash ta
 ``{<namespace>:mon:counts}``), so a batch is one MULTI/EXEC. Keys:
 
 - ``...:w10:<n>`` / ``...:w300:<n>``: the window buckets of ``_windows`` (with a TTL);
-- ``...:totals``: ``errors``, ``successes`` and ``dropped`` since the namespace began;
+- ``...:totals``: ``errors``, ``successes``, ``dropped`` and ``slow_calls`` since the
+  namespace began;
 - ``...:fp_total`` / ``fp_first`` / ``fp_sample``: per fingerprint, the count ever seen,
   when it was first seen, and its latest event (JSON, message already redacted);
 - ``...:tallies``: named counters (breaker transitions, fallbacks);
@@ -21,7 +22,12 @@ from typing import Any, Final
 
 from outlast.monitoring._batch import Batch
 from outlast.monitoring._event import ErrorEventData
-from outlast.monitoring._windows import error_increments, success_increments, ttl_of
+from outlast.monitoring._windows import (
+    error_increments,
+    slow_increments,
+    success_increments,
+    ttl_of,
+)
 from outlast.resilience.shared._redis_link import RedisLink, Unavailable
 
 __all__ = ["RedisCounters"]
@@ -86,6 +92,7 @@ class RedisCounters:
     def _queue(self, pipeline: Any, batch: Batch) -> None:
         increments = error_increments(batch.events)
         increments.update(success_increments(batch.successes, at=batch.taken_at))
+        increments.update(slow_increments(batch.slow, at=batch.taken_at))
         for (suffix, field), amount in increments.items():
             pipeline.hincrby(self.key(suffix), field, amount)
         for suffix in {suffix for suffix, _ in increments}:
@@ -94,6 +101,7 @@ class RedisCounters:
             "errors": len(batch.events),
             "successes": sum(batch.successes.values()),
             "dropped": batch.dropped,
+            "slow_calls": sum(batch.slow.values()),
         }
         for name, amount in totals.items():
             if amount:

@@ -3,7 +3,8 @@
 Counts live in one Redis hash per time bucket: 10-second buckets (kept a little over an
 hour) serve the 1 min, 5 min and 1 h windows; 5-minute buckets (kept a little over a day)
 serve the 24 h window. A hash's fields name what they count: ``<dim>|<name>|<kind>`` with
-``dim`` one of :class:`Dim` and ``kind`` ``e`` (errors) or ``s`` (successes), so one read of
+``dim`` one of :class:`Dim` and ``kind`` ``e`` (errors), ``s`` (successes) or ``w`` (slow
+calls: successful calls that took at least the slow-call threshold), so one read of
 a window's buckets gives every fingerprint, operation and service at once, and every process
 reads the same numbers. A window holds the buckets that start inside it, the current one
 included: its edge is exact to one bucket.
@@ -31,6 +32,7 @@ __all__ = [
     "error_increments",
     "field_name",
     "parse_field",
+    "slow_increments",
     "success_increments",
     "sum_buckets",
     "ttl_of",
@@ -136,6 +138,18 @@ def success_increments(successes: Mapping[str, int], *, at: float) -> Increments
             added[suffix, field_name(Dim.TOTAL, "", "s")] += count
             added[suffix, field_name(Dim.OPERATION, operation, "s")] += count
             added[suffix, field_name(Dim.SERVICE, service, "s")] += count
+    return added
+
+
+def slow_increments(slow: Mapping[str, int], *, at: float) -> Increments:
+    """The increments of slow calls (operation -> count) counted at ``at``."""
+    added: Increments = Counter()
+    for size in (FINE, COARSE):
+        suffix = size.suffix(int(at // size.seconds))
+        for operation, count in slow.items():
+            added[suffix, field_name(Dim.TOTAL, "", "w")] += count
+            added[suffix, field_name(Dim.OPERATION, operation, "w")] += count
+            added[suffix, field_name(Dim.SERVICE, service_of(operation), "w")] += count
     return added
 
 

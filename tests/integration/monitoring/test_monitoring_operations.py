@@ -23,10 +23,12 @@ from _workers import (
 )
 from outlast.config import Settings
 from outlast.monitoring import ErrorMonitor
+from outlast.monitoring._windows import Dim
 from outlast.store import ErrorEvent, RedisStore
 from outlast.workers import create_app
 
-TESTS_DIR = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+TESTS_DIR = HERE.parents[1]
 NAMES = ("tests.flaky", "tests.async_flaky")
 
 
@@ -43,9 +45,11 @@ def env(redis_url: str, namespace: str) -> dict[str, str]:
     return {
         "OUTLAST_BROKER_URL": redis_url, "OUTLAST_REDIS_URL": redis_url,
         "OUTLAST_TEST_REDIS_URL": redis_url, "OUTLAST_NAMESPACE": namespace,
-        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
-        "OUTLAST_MONITORING_FLUSH_INTERVAL": "0.05",
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        "OUTLAST_TASK_MODULES": '["_ops_for_tests", "_ops_monitoring"]',
+        "OUTLAST_MONITORING_FLUSH_INTERVAL": "0.05", "OUTLAST_MONITORING_SLOW_CALL": "0.2",
+        "PYTHONPATH": os.pathsep.join(
+            [str(TESTS_DIR), str(HERE), os.environ.get("PYTHONPATH", "")]
+        ),
     }  # fmt: skip
 
 
@@ -111,3 +115,29 @@ async def test_operation_failures_and_successes_reach_monitoring(
         assert event.context["request_id"] == f"key-{event.operation}"
         assert event.context["metadata"]["queue"] == "operations"
         assert event.context["service"] == "tests"
+
+
+def slow_calls(redis_url: str, namespace: str, operation: str) -> int:
+    """Slow calls of ``operation`` in the 5-minute window, once there is one (or 20 s)."""
+    monitor = ErrorMonitor(redis_url=redis_url, namespace=namespace, store_events=False)
+    deadline = time.monotonic() + 20
+    while True:
+        totals = monitor.counter_reader().read(time.time())
+        assert totals is not None
+        found = totals.count("5m", Dim.OPERATION, operation, "w")
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+async def test_a_slow_success_counts_as_a_slow_call(
+    env: dict[str, str], worker: WorkerProcess, results: Celery, redis_url: str, namespace: str
+) -> None:
+    """An attempt that succeeds after the slow-call threshold (0.2 s here) is one slow call
+    of its operation; a quick one is not."""
+    for seconds in (0.4, 0.0):  # sent as an application's client would send the task
+        sent = results.send_task("monslow.query", args=[seconds], queue="operations")
+        assert await asyncio.to_thread(sent.get, timeout=30) == "done"
+    assert await asyncio.to_thread(slow_calls, redis_url, namespace, "monslow.query") == 1
+    counts = await asyncio.to_thread(window, redis_url, namespace, "monslow.query")
+    assert counts["successes"] == 2
