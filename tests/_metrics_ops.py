@@ -85,3 +85,15 @@ def metrics_recover(prefix: str, succeed: bool) -> bool:
         service="metrics_target",
     )  # fmt: skip
     return recovered
+
+
+PARKED = RetryConfig(
+    max_attempts=2, initial_delay=60.0, jitter=Jitter.NONE, retryable_exceptions=[TimeoutError]
+)
+
+
+@operation("tests.metrics_parked", retry=PARKED)
+def metrics_parked(prefix: str) -> str:
+    """Fail once with a retry delay beyond the park threshold: the retry waits in the store."""
+    _note(f"{prefix}:parked")
+    raise TimeoutError("much later")

@@ -8,9 +8,11 @@ Connected to Celery's signals when ``outlast.workers`` is imported:
   workers that are gone removed, and multiprocess mode switched on, so every pool child
   writes its own files; recoveries are counted from the recovery manager's callbacks.
 - ``task_prerun`` / ``task_postrun`` (where the task runs): ``outlast_task_duration_seconds``
-  by task and state, then the breakers and bulkheads are sampled (throttled).
-- ``task_retry`` and ``task_failure``: a retry, and, for an operation task
-  (``ResilientTask``, whose every failure is a dead letter), a dead letter.
+  by task and state; a task that will run again later (state RETRY, or an operation's
+  IGNORED: parked in the store) counts in ``outlast_retries_total``, deferrals included;
+  then the breakers and bulkheads are sampled (throttled).
+- ``task_failure``: for an operation task (``ResilientTask``, whose every failure is a dead
+  letter), a dead letter.
 - ``worker_process_shutdown`` (a pool child leaving): its live gauges are removed.
 
 The core's events are counted in every process that imports this module (``listen``).
@@ -90,7 +92,17 @@ def _task_finished(
     if started is not None and task is not None:
         elapsed = SYSTEM_CLOCK.monotonic() - started
         metrics.families().task_duration.labels(task.name, state or "UNKNOWN").observe(elapsed)
+    if task is not None and _sent_again(task, state):
+        metrics.families().retries.labels(task.name).inc()
     _sampler_of_process().maybe_sample()
+
+
+def _sent_again(task: Any, state: str | None) -> bool:
+    """Whether the task will run again later: a retry on the broker (RETRY), or an
+    operation's retry or deferral parked in the store (IGNORED: nothing else ignores one)."""
+    from outlast.workers._task import ResilientTask  # _task imports the app, which imports us
+
+    return state == "RETRY" or (state == "IGNORED" and isinstance(task, ResilientTask))
 
 
 def _sampler_of_process() -> metrics.Sampler:
@@ -98,14 +110,6 @@ def _sampler_of_process() -> metrics.Sampler:
     if _sampler is None:
         _sampler = metrics.Sampler(get_metrics_settings().metrics_sample_interval)
     return _sampler
-
-
-@signals.task_retry.connect
-@_never_raises
-def _task_retried(sender: Any = None, **_: Any) -> None:
-    name = getattr(sender, "name", None)
-    if isinstance(name, str):
-        metrics.families().retries.labels(name).inc()
 
 
 @signals.task_failure.connect

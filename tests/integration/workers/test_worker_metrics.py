@@ -3,8 +3,8 @@ as one exposition that Prometheus's own parser reads, with the counts summed ove
 
 The worker (-c 2) runs tasks that succeed holding a bulkhead permit, that call a failing
 probe through a breaker which opens on its first failure in each process (later calls are
-rejected), that are dead-lettered, one that is retried once, and recoveries that succeed
-or fail. The test knows which child ran what (each
+rejected), that are dead-lettered, one retried on the broker, one whose retry is parked in
+the store, and recoveries that succeed or fail. The test knows which child ran what (each
 task notes its pid in Redis), so every expected count is exact. When the worker stops, its
 children drop their live gauges and their counters stay.
 """
@@ -40,6 +40,7 @@ EXPECTED_RUNS = {
     ("tests.metrics_flaky", "RETRY"): 1,
     ("tests.metrics_flaky", "SUCCESS"): 1,
     ("tests.metrics_recover", "SUCCESS"): 3,
+    ("tests.metrics_parked", "IGNORED"): 1,
 }
 EVERY_FAMILY = {spec.name: spec.kind for spec in (*metrics.FAMILIES, metrics.ACTIVE_ALERTS)}
 
@@ -68,6 +69,7 @@ def env(redis_url: str, namespace: str, metrics_dir: Path) -> dict[str, str]:
         "OUTLAST_TEST_REDIS_URL": redis_url,
         "OUTLAST_NAMESPACE": namespace,
         "OUTLAST_STATE_SCOPE": "local",
+        "OUTLAST_RETRY_PARK_THRESHOLD": "10",  # the 60 s retry is parked, the 0.2 s one is not
         "OUTLAST_METRICS_DIR": str(metrics_dir),
         "OUTLAST_TASK_MODULES": '["_metrics_ops"]',
         "OUTLAST_CIRCUIT_BREAKERS": json.dumps(
@@ -92,7 +94,7 @@ def enqueue(env: dict[str, str], prefix: str) -> None:
         ["tests.metrics_ok"] * OK
         + ["tests.metrics_probe"] * PROBES
         + ["tests.metrics_poison"] * POISON
-        + ["tests.metrics_flaky"]
+        + ["tests.metrics_flaky", "tests.metrics_parked"]
     )
     items: list[list[Any]] = [[name, [prefix]] for name in names]
     items += [["tests.metrics_recover", [prefix, succeed]] for succeed in (True, True, False)]
@@ -166,7 +168,7 @@ def test_prefork_children_metrics_add_up_in_one_exposition(
     text = wait_for_runs()
     children = {
         pid
-        for kind in ("ok", "probe", "poison", "flaky", "recover")
+        for kind in ("ok", "probe", "poison", "flaky", "recover", "parked")
         for pid in pids(redis_url, f"{redis_key_prefix}:{kind}")
     }
 
@@ -190,7 +192,7 @@ def test_prefork_children_metrics_add_up_in_one_exposition(
         errors.items()
         <= {
             (("category", "validation"), ("error_type", "ValueError")): POISON,
-            (("category", "timeout"), ("error_type", "TimeoutError")): 1,
+            (("category", "timeout"), ("error_type", "TimeoutError")): 2,
         }.items()
     )
     assert samples(text, "outlast_circuit_breaker_transitions_total") == {
@@ -203,7 +205,10 @@ def test_prefork_children_metrics_add_up_in_one_exposition(
     assert samples(text, "outlast_dead_letters_total") == {
         (("task", "tests.metrics_poison"),): POISON
     }
-    assert samples(text, "outlast_retries_total") == {(("operation", "tests.metrics_flaky"),): 1}
+    assert samples(text, "outlast_retries_total") == {
+        (("operation", "tests.metrics_flaky"),): 1,  # on the broker
+        (("operation", "tests.metrics_parked"),): 1,  # parked in the store
+    }
     assert samples(text, "outlast_recoveries_total") == {
         (("outcome", "succeeded"), ("strategy", "immediate_retry")): 2,
         (("outcome", "failed"), ("strategy", "immediate_retry")): 1,

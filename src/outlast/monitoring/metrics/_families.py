@@ -84,7 +84,9 @@ BULKHEAD_REJECTIONS = FamilySpec(
 )  # fmt: skip
 RETRIES = FamilySpec(
     "counter", "outlast_retries",
-    "Retries scheduled, by operation or task name.", ("operation",),
+    "Attempts scheduled to run again, by operation or task name: retries of protected calls, "
+    "and tasks sent back for a later attempt (deferrals included).",
+    ("operation",),
 )  # fmt: skip
 FALLBACKS = FamilySpec(
     "counter", "outlast_fallbacks",
