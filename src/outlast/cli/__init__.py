@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from outlast.cli._api import add_api_parser, run_api
+from outlast.cli._dead_letters import add_dead_letters_parser, run_dead_letters
 from outlast.cli._metrics_server import add_metrics_server_parser, run_metrics_server
 from outlast.config import (
     BulkheadConfig,
@@ -237,6 +238,7 @@ def _parser() -> _Parser:
     _add_flower(commands)
     _add_dev(commands)
     add_api_parser(commands)
+    add_dead_letters_parser(commands)
     add_metrics_server_parser(commands)
     return parser
 
@@ -343,6 +345,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_dev(args)
     if args.command == "api":
         return run_api(args)
+    if args.command == "dead-letters":
+        return run_dead_letters(args)
     if args.command == "metrics-server":
         return run_metrics_server(args)
     _parser().print_help(sys.stderr)
