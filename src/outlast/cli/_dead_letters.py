@@ -40,7 +40,7 @@ def add_dead_letters_parser(commands: Any) -> None:
     listing.add_argument("--offset", type=_not_negative, default=0, help="skip N first")
     listing.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     show = verbs.add_parser("show", help="everything kept of one letter")
-    show.add_argument("id")
+    show.add_argument("id", help="the letter's id (from list)")
     show.add_argument("--json", action="store_true", help="JSON instead of text")
     replay = verbs.add_parser("replay", help="send letters' work again under their keys")
     replay.add_argument("ids", nargs="*", metavar="ID", help="letters to replay")
