@@ -1,0 +1,93 @@
+"""``outlast status``: the cluster at a glance, as tables or as JSON (``--json``).
+
+Breakers and bulkheads are every process's published snapshots merged the way the health
+API merges them (``_registry_merge``); queue depths, consumers and workers come from the
+broker (``_status_broker``); active alerts from the store. Redis that does not answer ends
+the command with one line and status 1. This command reads; it never changes anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from outlast.cli._console import checked_link, emit_json, store, table
+from outlast.resilience.shared._registry_merge import merge_breakers, merge_bulkheads
+from outlast.resilience.shared._registry_snapshot import read_snapshots
+from outlast.store import Alert
+
+__all__ = ["add_status_parser", "run_status"]
+
+ALERT_LIMIT = 50
+
+
+def add_status_parser(commands: Any) -> None:
+    """Register ``outlast status [--json] [--timeout S]``."""
+    status = commands.add_parser(
+        "status",
+        help="breakers, bulkheads, queue depths and consumers, workers and active alerts",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+    status.add_argument(
+        "--timeout", type=float, default=1.0, help="how long to wait for workers' answers (1 s)"
+    )
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Read everything, then print it."""
+    report = collect(timeout=args.timeout)
+    if args.json:
+        emit_json(report)
+    else:
+        print(render(report))
+    return 0
+
+
+def collect(*, timeout: float) -> dict[str, Any]:
+    """The report: breakers, bulkheads, queues, workers, alerts."""
+    link = checked_link()
+    try:
+        snapshots = read_snapshots(link) or []
+    finally:
+        link.close()
+    from outlast.cli._status_broker import broker_view
+    from outlast.workers import app
+
+    broker = broker_view(app, timeout=timeout)
+    alerts = asyncio.run(_active_alerts())
+    return {
+        "breakers": merge_breakers(snapshots),
+        "bulkheads": merge_bulkheads(snapshots),
+        "queues": broker["queues"],
+        "workers": broker["workers"],
+        "alerts": [alert.to_document() for alert in alerts],
+    }
+
+
+async def _active_alerts() -> list[Alert]:
+    client = store()
+    try:
+        return await client.list_alerts(limit=ALERT_LIMIT)
+    finally:
+        await client.close()
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as titled tables."""
+    breakers = [(n, b["state"], b["failure_count"], b["success_count"])
+                for n, b in report["breakers"].items()]  # fmt: skip
+    bulkheads = [(n, b["active_count"], b["capacity"], f"{b['rejection_rate']:.1%}")
+                 for n, b in report["bulkheads"].items()]  # fmt: skip
+    queues = [(n, q["depth"], len(q["consumers"]), ", ".join(q["consumers"]) or "-")
+              for n, q in report["queues"].items()]  # fmt: skip
+    alerts = [(a["id"], a["severity"], a["alert_type"], a["title"], a["occurrences"],
+               a["acknowledged_by"] or "-") for a in report["alerts"]]  # fmt: skip
+    parts = [
+        ("Circuit breakers", table(("NAME", "STATE", "FAILURES", "SUCCESSES"), breakers)),
+        ("Bulkheads", table(("NAME", "ACTIVE", "CAPACITY", "REJECTED"), bulkheads)),
+        ("Queues", table(("QUEUE", "DEPTH", "CONSUMERS", "WORKERS"), queues)),
+        ("Workers", table(("WORKER",), [(w,) for w in report["workers"]])),
+        ("Active alerts", table(("ID", "SEVERITY", "TYPE", "TITLE", "SEEN", "ACKED BY"), alerts)),
+    ]
+    return "\n\n".join(f"{title}\n{body}" for title, body in parts)

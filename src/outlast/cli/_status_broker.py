@@ -1,0 +1,89 @@
+"""What the broker says for ``outlast status``: each queue's depth and consumers, and the
+workers that answer a ping.
+
+Depths come from the broker itself: the length of the queue's Redis lists (its priority
+lists included) or, on RabbitMQ, the message count of a passive declare (which creates
+nothing). Consumers and workers come from the workers' own answers to
+``inspect().active_queues()`` and ``inspect().ping()``, each waited for ``timeout`` seconds.
+A broker that cannot be reached is one line naming it, never a wait on Celery's retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from celery import Celery
+
+from outlast.cli._console import CommandError
+from outlast.store._errors import redact_url
+from outlast.workers._consumption_check import queue_depths
+
+__all__ = ["broker_view"]
+
+
+def broker_view(app: Celery, *, timeout: float) -> dict[str, Any]:
+    """``{"queues": {name: {depth, consumers}}, "workers": [names]}``."""
+    _check_broker(app, timeout)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each waits ``timeout``: wait once
+        asked = pool.submit(lambda: app.control.inspect(timeout=timeout).active_queues())
+        pinged = pool.submit(lambda: app.control.inspect(timeout=timeout).ping())
+        active: dict[str, Any] = asked.result() or {}
+        workers = sorted((pinged.result() or {}).keys() | active.keys())
+    consumed = {w: {q["name"] for q in queues} for w, queues in active.items()}
+    names = sorted(set(_declared()) | {q for qs in consumed.values() for q in qs})
+    depths = _depths(app, names)
+    queues = {
+        name: {"depth": depths.get(name),
+               "consumers": sorted(w for w, qs in consumed.items() if name in qs)}
+        for name in names
+    }  # fmt: skip
+    return {"queues": queues, "workers": workers}
+
+
+def _declared() -> tuple[str, ...]:
+    from outlast.workers import QUEUES
+
+    return tuple(QUEUES)
+
+
+def _check_broker(app: Celery, timeout: float) -> None:
+    """CommandError unless the broker accepts a connection within ``timeout`` seconds."""
+    with app.connection_for_write() as connection:
+        try:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+        except Exception as error:  # kombu raises the transport's own errors
+            url = redact_url(str(app.conf.broker_url))
+            raise CommandError(
+                f"the broker at {url} does not answer ({type(error).__name__})"
+            ) from None
+
+
+def _depths(app: Celery, names: Iterable[str]) -> dict[str, int | None]:
+    url = str(app.conf.broker_url or "")
+    if url.startswith(("amqp://", "pyamqp://", "amqps://")):
+        return _amqp_depths(app, names)
+    return queue_depths(app, names)
+
+
+def _amqp_depths(app: Celery, names: Iterable[str]) -> dict[str, int | None]:
+    """Message counts by a passive declare each (None for a queue the broker lacks)."""
+    depths: dict[str, int | None] = {}
+    with app.connection_for_read() as connection:
+        for name in names:
+            channel = connection.channel()
+            try:
+                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
+            except Exception:  # a missing queue closes the channel with 404
+                depths[name] = None
+            finally:
+                _close_quietly(channel)
+    return depths
+
+
+def _close_quietly(channel: Any) -> None:
+    try:
+        channel.close()
+    except Exception:  # already closed by the broker's 404
+        return
