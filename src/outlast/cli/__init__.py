@@ -20,6 +20,7 @@ from typing import NoReturn
 from outlast.cli._api import add_api_parser, run_api
 from outlast.cli._dead_letters import add_dead_letters_parser, run_dead_letters
 from outlast.cli._metrics_server import add_metrics_server_parser, run_metrics_server
+from outlast.cli._operator import OPERATOR_COMMANDS, add_operator_parsers, run_operator
 from outlast.config import (
     BulkheadConfig,
     CircuitBreakerConfig,
@@ -240,6 +241,7 @@ def _parser() -> _Parser:
     add_api_parser(commands)
     add_dead_letters_parser(commands)
     add_metrics_server_parser(commands)
+    add_operator_parsers(commands)
     return parser
 
 
@@ -349,6 +351,8 @@ def _run(args: argparse.Namespace) -> int:
         return run_dead_letters(args)
     if args.command == "metrics-server":
         return run_metrics_server(args)
+    if args.command in OPERATOR_COMMANDS:
+        return run_operator(args)
     _parser().print_help(sys.stderr)
     return USAGE_ERROR
 
