@@ -50,10 +50,7 @@ class Document:
 
     def to_document(self) -> dict[str, Any]:
         """The record as a JSON-friendly dict (enums by value, timestamps as floats)."""
-        return {
-            spec.name: _plain(getattr(self, spec.name))
-            for spec in fields(self)  # type: ignore[arg-type]
-        }
+        return {name: _plain(getattr(self, name)) for name in _field_names(type(self))}
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Self:
@@ -65,6 +62,17 @@ class Document:
             elif spec.default is MISSING and spec.default_factory is MISSING:
                 raise InvalidRecordError(cls.__name__, spec.name, "missing from the document")
         return cls(**values)
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass fields of ``cls``, in order (read once per class: records are many)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(spec.name for spec in fields(cls))
+    return names
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _plain(value: object) -> object:

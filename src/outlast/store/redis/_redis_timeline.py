@@ -30,6 +30,7 @@ __all__ = ["RedisTimeline", "decode", "encode", "ttl_ms"]
 R = TypeVar("R", bound=Record)
 
 PURGE_BATCH = 500
+_INDEX_CACHE_SIZE = 4096
 
 
 def encode(document: dict[str, Any]) -> str:
@@ -61,6 +62,7 @@ class RedisTimeline(Generic[R]):
         self.spec = spec
         self.retention = retention if spec.expires else None
         self._base = f"{prefix}{spec.name}:"
+        self._index_cache: dict[Filters, tuple[str, ...]] = {}
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -79,14 +81,28 @@ class RedisTimeline(Generic[R]):
         return self._index_keys_of(record.to_document())
 
     def _index_keys_of(self, document: dict[str, Any]) -> list[str]:
-        present = sorted(
-            (name, document[name]) for name in self.spec.filter_fields if document[name] is not None
+        present = tuple(
+            sorted(
+                (name, document[name])
+                for name in self.spec.filter_fields
+                if document[name] is not None
+            )
         )
-        return [
-            self.index_key(tuple(subset))
-            for size in range(len(present) + 1)
-            for subset in combinations(present, size)
-        ]
+        return list(self._index_keys_for(present))
+
+    def _index_keys_for(self, present: Filters) -> tuple[str, ...]:
+        """The index keys of a record with filter values ``present`` (cached per instance:
+        records of a batch mostly share them)."""
+        found = self._index_cache.get(present)
+        if found is None:
+            if len(self._index_cache) >= _INDEX_CACHE_SIZE:
+                self._index_cache.clear()
+            found = self._index_cache[present] = tuple(
+                self.index_key(tuple(subset))
+                for size in range(len(present) + 1)
+                for subset in combinations(present, size)
+            )
+        return found
 
     # -- operations -----------------------------------------------------------------------
 
