@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from _api_support import ADMIN_TOKEN, READ_TOKEN, auth
+from outlast.api._schemas import HealthReport
 from outlast.config import Settings
 from outlast.errors import ErrorSeverity
 from outlast.store import Alert, Store, open_store
@@ -82,5 +83,6 @@ async def test_alerts_set_the_health_status(client: httpx.AsyncClient, store: St
     critical = await raise_alert(store, ErrorSeverity.CRITICAL, "error_rate_critical")
     response = await client.get(HEALTH, headers=auth(READ_TOKEN))
     assert (response.status_code, response.json()["status"]) == (503, "unhealthy")
+    HealthReport.model_validate(response.json())  # alerts listed in the documented shape
     listed = response.json()["error_monitoring"]["active_alerts"]
     assert critical.id in {a["id"] for a in listed}

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from _api_support import READ_TOKEN, auth
+from outlast.api._schemas import HealthReport
 from outlast.resilience import get_bulkhead, get_circuit_breaker
 
 SEED_REPORT = json.loads("""
@@ -80,6 +81,7 @@ async def test_report_has_the_seeds_shape(client: httpx.AsyncClient) -> None:
     }
     assert report["error_handling"]["bulkheads"]["database_connections"]["active_count"] == 1
     assert report["timestamp"].endswith("Z")
+    HealthReport.model_validate(report)  # the schema the OpenAPI page shows, extra keys refused
 
 
 async def test_open_breaker_makes_the_report_degraded(client: httpx.AsyncClient) -> None:

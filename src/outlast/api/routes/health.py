@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from outlast.api._auth import ReadCaller, context_of
 from outlast.api._health_report import health_report
+from outlast.api._schemas import HealthReport
 
 __all__ = ["router"]
 
@@ -16,7 +17,13 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/family/health/error-handling",
     summary="The cluster's error-handling health (the seed's report)",
-    responses={503: {"description": "unhealthy: a required service is down, or a critical alert"}},
+    responses={
+        200: {"model": HealthReport, "description": "healthy or degraded"},
+        503: {
+            "model": HealthReport,
+            "description": "unhealthy: a required service is down, or a critical alert",
+        },
+    },
 )
 async def error_handling(request: Request, caller: ReadCaller) -> JSONResponse:
     """Status, breakers, bulkheads, recovery and error statistics, active alerts."""
