@@ -1,5 +1,6 @@
-"""The settings of monitoring's beat jobs (``OUTLAST_MONITORING_*``), read only where beat
-and the ``monitoring`` queue run, and the slow-call threshold, read where operations run.
+"""The settings of monitoring's beat jobs and slow calls (``OUTLAST_MONITORING_*``), read
+apart from :class:`~outlast.config.Settings`: when the worker app builds its beat
+schedule, by the prune, and where operations run (the slow-call threshold).
 
 ``outlast.monitoring.compute_stats`` runs every ``monitoring_stats_interval`` seconds.
 ``outlast.monitoring.evaluate_alerts`` runs every ``monitoring_evaluate_interval`` seconds.
