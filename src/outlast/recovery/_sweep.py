@@ -32,7 +32,8 @@ _SERVICES = "services"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SweepReport:
-    """What one sweep saw and did, by service name (JSON-friendly through ``as_dict``)."""
+    """What one sweep saw (each probe's answer and when it came: ``checked_at``, wall
+    clock) and did, by service name (JSON-friendly through ``as_dict``)."""
 
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     healed: list[str] = field(default_factory=list)
@@ -77,7 +78,9 @@ class HealthSweep:
             if isinstance(limiter, dict):
                 registry.limiter(name).restore(limiter, shift=wall_to_mono)
         results = await registry.probe_all()
-        report = SweepReport(health={n: r.as_dict() for n, r in results.items()})
+        checked_at = clock.time()
+        health = {n: {**r.as_dict(), "checked_at": checked_at} for n, r in results.items()}
+        report = SweepReport(health=health)
         entries = {name: dict(remembered.get(name, {})) for name in results}
         await asyncio.gather(
             *(
@@ -89,7 +92,7 @@ class HealthSweep:
         for name, result in results.items():
             if result.healthy:
                 entries[name].update(failed_heals=0, limit_reported=False)
-            entries[name]["health"] = {**result.as_dict(), "checked_at": clock.time()}
+            entries[name]["health"] = health[name]
             entries[name]["limiter"] = registry.limiter(name).snapshot(shift=-wall_to_mono)
         await self.memory.save(_SERVICES, entries)
         return report

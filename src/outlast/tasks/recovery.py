@@ -49,12 +49,16 @@ install_client_healing(_manager)
 def heal(service: str, until: float | None = None, every: float = 1.0) -> dict[str, Any]:
     """Heal ``service`` (rebuild its client) and probe it; what happened. With ``until``
     (sent by the sweep for what it could not heal) a heal that did not take is tried again
-    every ``every`` seconds until then, and only the heal that takes is recorded."""
+    ``every`` seconds after the last began until then, and only the heal that takes is
+    recorded."""
     if until is None:
         return run_on_process_loop(heal_service(_manager(), service))
+    started = SYSTEM_CLOCK.monotonic()
     outcome = run_on_process_loop(heal_service_quietly(_manager(), service))
+    took = SYSTEM_CLOCK.monotonic() - started  # a heal that timed out is due again at once
     if not outcome["healed"] and SYSTEM_CLOCK.time() + every < until:
-        heal.apply_async((service,), {"until": until, "every": every}, countdown=every)
+        countdown = max(0.0, every - took)
+        heal.apply_async((service,), {"until": until, "every": every}, countdown=countdown)
     return outcome
 
 
