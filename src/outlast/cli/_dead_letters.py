@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from outlast.cli._table import render_table
+from outlast.cli._console import table
 from outlast.errors import ConfigurationError, OutlastError
 from outlast.store import DeadLetter, Store, open_store
 
@@ -128,7 +128,7 @@ async def _list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
         for x in letters
     ]  # fmt: skip
     headers = ("ID", "TASK", "REASON", "ATTEMPTS", "FAILED AT", "REPLAYS", "ERROR")
-    print(render_table(headers, rows), file=out)
+    print(table(headers, rows), file=out)
     print(f"{len(letters)} of {total} (offset {args.offset})", file=out)
     return 0
 
