@@ -14,10 +14,10 @@ import asyncio
 from typing import Any
 
 from outlast.api._checks import Check, check_redis, check_store, iso_now
-from outlast.api._cluster import merge_breakers, merge_bulkheads
 from outlast.api._context import ApiContext
 from outlast.api._timeouts import Outcome, bounded, bounded_call, unavailable_is_error
 from outlast.errors import ErrorSeverity
+from outlast.resilience.shared._registry_merge import merge_breakers, merge_bulkheads
 from outlast.resilience.shared._registry_snapshot import read_snapshots, registry_snapshot
 from outlast.store import Alert
 

@@ -15,11 +15,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from outlast.api._audit import record_action
 from outlast.api._auth import AdminCaller, ReadCaller, context_of
-from outlast.api._cluster import breaker_processes, merge_breakers
 from outlast.api._context import ApiContext
 from outlast.api._health_report import cluster_snapshots
 from outlast.resilience import CircuitBreaker
 from outlast.resilience.shared._redis_link import Unavailable
+from outlast.resilience.shared._registry_merge import breaker_processes, merge_breakers
 
 __all__ = ["router"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.api._cluster import merge_breakers, merge_bulkheads
+from outlast.resilience.shared._registry_merge import merge_breakers, merge_bulkheads
 
 
 def breaker(state: str, failures: int, successes: int, scope: str | None = None) -> dict[str, Any]:
