@@ -153,6 +153,7 @@ def parameterize(message: str) -> str:
     return " ".join(_parameterize_word(w) for w in message.split(" "))
 
 
+@functools.lru_cache(maxsize=8192)  # words repeat across messages (hosts, keys, units)
 def _parameterize_word(word: str) -> str:
     if word.isalpha():
         return word
