@@ -52,7 +52,7 @@ def _check_broker(app: Celery, timeout: float) -> None:
     """CommandError unless the broker accepts a connection within ``timeout`` seconds."""
     with app.connection_for_write() as connection:
         try:
-            connection.ensure_connection(max_retries=1, timeout=timeout)
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
         except Exception as error:  # kombu raises the transport's own errors
             url = redact_url(str(app.conf.broker_url))
             raise CommandError(

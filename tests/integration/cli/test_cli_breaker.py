@@ -1,0 +1,122 @@
+"""``outlast breaker trip|reset`` against a real worker: the worker's cluster breaker opens
+and closes; a breaker local to its processes and an unknown name are refused with one line;
+Redis that does not answer is one line, status 1."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+
+from _cli_support import cli_env, outlast, outlast_json, start_cli_worker
+from _servers import free_port
+from _workers import WorkerProcess, fresh_namespace
+from outlast.config import Settings
+from outlast.resilience.shared._redis_link import RedisLink
+from outlast.resilience.shared._registry_snapshot import read_snapshots
+from outlast.workers import create_app
+
+
+@pytest.fixture
+def env(redis_url: str) -> Iterator[dict[str, str]]:
+    """Settings on a namespace of this test's own (its keys deleted afterwards)."""
+    with fresh_namespace(redis_url) as namespace:
+        yield cli_env(redis_url, namespace)
+
+
+@pytest.fixture
+def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """A worker consuming ``operations``."""
+    with start_cli_worker(env, ["operations"], name="cli-breaker") as started:
+        yield started
+
+
+@pytest.fixture
+def sender(env: dict[str, str]) -> Iterator[Celery]:
+    """A client app on the worker's broker."""
+    url, namespace = env["OUTLAST_REDIS_URL"], env["OUTLAST_NAMESPACE"]
+    app = create_app(Settings(broker_url=url, redis_url=url, namespace=namespace))
+    yield app
+    app.close()
+
+
+def seen_by_worker(sender: Celery, name: str, scope: str = "cluster") -> str:
+    """The state of breaker ``name`` as the worker sees it (used once if closed)."""
+    return str(sender.send_task("tests.cli.breaker", [name, scope], queue="operations")
+               .get(timeout=30))  # fmt: skip
+
+
+def worker_sees(sender: Celery, name: str, state: str, within: float = 10.0) -> bool:
+    """Whether the worker sees breaker ``name`` in ``state`` within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while seen_by_worker(sender, name) != state:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_trip_and_reset_reach_the_worker(
+    env: dict[str, str], worker: WorkerProcess, sender: Celery
+) -> None:
+    """Tripped from the CLI, the worker's cluster breaker opens; reset, it closes."""
+    assert seen_by_worker(sender, "cli-inventory") == "closed"
+    assert outlast_json(env, "breaker", "trip", "cli-inventory") == {
+        "name": "cli-inventory", "state": "open",
+    }  # fmt: skip
+    assert worker_sees(sender, "cli-inventory", "open")
+    reset = outlast(env, "breaker", "reset", "cli-inventory")
+    assert (reset.returncode, reset.stdout, reset.stderr) == (
+        0, "breaker cli-inventory: closed\n", ""
+    )  # fmt: skip
+    assert worker_sees(sender, "cli-inventory", "closed")
+
+
+def published(env: dict[str, str], breaker: str, within: float = 15.0) -> bool:
+    """Whether some process publishes breaker ``breaker`` within ``within`` seconds."""
+    link = RedisLink(env["OUTLAST_REDIS_URL"], namespace=env["OUTLAST_NAMESPACE"])
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            if any(breaker in s.get("breakers", {}) for s in read_snapshots(link) or []):
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        link.close()
+
+
+def test_local_and_unknown_breakers_are_refused(
+    env: dict[str, str], worker: WorkerProcess, sender: Celery
+) -> None:
+    """A breaker the worker reports as local, and a name nobody knows: one line, status 1."""
+    assert seen_by_worker(sender, "cli-local", "local") == "closed"
+    assert published(env, "cli-local")
+    local = outlast(env, "breaker", "trip", "cli-local")
+    assert (local.returncode, local.stdout) == (1, "")
+    assert local.stderr.splitlines() == [
+        "outlast breaker trip: breaker 'cli-local' is local to each process that uses it; "
+        "only cluster-scope breakers can be tripped or reset from here"
+    ]
+    unknown = outlast(env, "breaker", "reset", "cli-nobody")
+    assert (unknown.returncode, unknown.stdout) == (1, "")
+    assert unknown.stderr.splitlines() == [
+        "outlast breaker reset: no breaker 'cli-nobody' (known: cli-local)"
+    ]
+    assert seen_by_worker(sender, "cli-local", "local") == "closed"
+
+
+def test_redis_down_and_bad_arguments_are_one_line(env: dict[str, str]) -> None:
+    """Redis not answering: status 1; a missing name: status 2; one line each."""
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    done = outlast({**env, "OUTLAST_REDIS_URL": down}, "breaker", "trip", "cli-inventory")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f"outlast breaker trip: Redis at {down} does not answer (OUTLAST_REDIS_URL)"
+    ]
+    missing = outlast(env, "breaker", "trip")
+    assert missing.returncode == 2
+    assert len(missing.stderr.splitlines()) == 1
+    assert "the following arguments are required: name" in missing.stderr

@@ -1,0 +1,131 @@
+"""``outlast status`` against a real worker and store: the worker's breaker and bulkhead
+(from its published snapshot), each queue's depth and consumers, the worker itself and the
+active alerts, as tables and as JSON; Redis that does not answer is one line, status 1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from _cli_support import cli_env, outlast, outlast_json, start_cli_worker
+from _servers import free_port
+from _workers import WorkerProcess, fresh_namespace
+from outlast.config import Settings
+from outlast.errors import ErrorSeverity
+from outlast.resilience.shared._redis_link import RedisLink
+from outlast.resilience.shared._registry_snapshot import read_snapshots
+from outlast.store import Alert, RedisStore
+from outlast.workers import create_app
+
+
+@pytest.fixture
+def env(redis_url: str) -> Iterator[dict[str, str]]:
+    """Settings on a namespace of this test's own (its keys deleted afterwards)."""
+    with fresh_namespace(redis_url) as namespace:
+        yield cli_env(redis_url, namespace)
+
+
+@pytest.fixture
+def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """A worker consuming ``operations`` only."""
+    with start_cli_worker(env, ["operations"], name="cli-status") as started:
+        yield started
+
+
+@pytest.fixture
+def sender(env: dict[str, str]) -> Iterator[Celery]:
+    """A client app on the worker's broker."""
+    url, namespace = env["OUTLAST_REDIS_URL"], env["OUTLAST_NAMESPACE"]
+    app = create_app(Settings(broker_url=url, redis_url=url, namespace=namespace))
+    yield app
+    app.close()
+
+
+def published(env: dict[str, str], breaker: str, within: float = 15.0) -> bool:
+    """Whether some process publishes breaker ``breaker`` within ``within`` seconds."""
+    link = RedisLink(env["OUTLAST_REDIS_URL"], namespace=env["OUTLAST_NAMESPACE"])
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            if any(breaker in s.get("breakers", {}) for s in read_snapshots(link) or []):
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        link.close()
+
+
+async def raise_alert(env: dict[str, str]) -> Alert:
+    """An active critical alert in the store."""
+    store = RedisStore(env["OUTLAST_REDIS_URL"], namespace=env["OUTLAST_NAMESPACE"])
+    try:
+        now = time.time()
+        return await store.upsert_alert(Alert(
+            id="cli-status-alert", alert_type="error_rate", severity=ErrorSeverity.CRITICAL,
+            title="payments failing", message="40% of calls fail", created_at=now,
+            updated_at=now, labels={"service": "payments"},
+        ))  # fmt: skip
+    finally:
+        await store.close()
+
+
+def prepare(env: dict[str, str], sender: Celery) -> None:
+    """The worker uses a cluster breaker and holds a bulkhead; three messages wait on
+    ``emails``, which nobody consumes; one alert is active."""
+    used = sender.send_task("tests.cli.breaker", ["cli-status-db", "cluster"], queue="operations")
+    held = sender.send_task("tests.cli.bulkhead", ["cli-status-pool", 4], queue="operations")
+    assert (used.get(timeout=30), held.get(timeout=30)) == ("closed", 4)
+    for _ in range(3):
+        sender.send_task("tests.cli.breaker", ["unused", "local"], queue="emails")
+    asyncio.run(raise_alert(env))
+    assert published(env, "cli-status-db")
+
+
+def test_json_shows_the_cluster(env: dict[str, str], worker: WorkerProcess, sender: Celery) -> None:
+    """--json: the worker's breaker and bulkhead, depths, consumers, the worker, the alert."""
+    prepare(env, sender)
+    report: dict[str, Any] = outlast_json(env, "status")
+    assert report["breakers"]["cli-status-db"] == {
+        "state": "closed", "failure_count": 0, "success_count": 1,
+    }  # fmt: skip
+    assert report["bulkheads"]["cli-status-pool"]["capacity"] == 4
+    (name,) = report["workers"]
+    assert name.startswith("cli-status-")
+    assert report["queues"]["operations"] == {"depth": 0, "consumers": [name]}
+    assert report["queues"]["emails"] == {"depth": 3, "consumers": []}
+    assert [(a["id"], a["severity"]) for a in report["alerts"]] == [
+        ("cli-status-alert", "critical")
+    ]
+    text = outlast(env, "status")
+    assert text.returncode == 0, text.stderr
+    rows = {line.split()[0]: line.split() for line in text.stdout.splitlines() if line.strip()}
+    assert rows["cli-status-db"][1:] == ["closed", "0", "1"]
+    assert rows["emails"][1:] == ["3", "0", "-"]
+    assert rows["operations"][1:] == ["0", "1", name]
+    assert rows["cli-status-alert"][1:3] == ["critical", "error_rate"]
+
+
+def test_redis_down_is_one_line(env: dict[str, str]) -> None:
+    """With nothing listening at OUTLAST_REDIS_URL: one line naming it, status 1."""
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    done = outlast({**env, "OUTLAST_REDIS_URL": down, "OUTLAST_BROKER_URL": down}, "status")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"outlast status: Redis at {down} does not answer (OUTLAST_REDIS_URL)"
+    ]
+    assert done.stdout == ""
+
+
+def test_broker_down_is_one_line(env: dict[str, str]) -> None:
+    """A broker that does not answer (Redis does): one line naming the broker, status 1."""
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    done = outlast({**env, "OUTLAST_BROKER_URL": down}, "status", "--json")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"outlast status: the broker at {down} does not answer (OperationalError)"
+    ]
