@@ -80,6 +80,9 @@ class RecoverySettings(SettingsBase):
     or a queue that grows while no task starts: ``reconsume`` (cancel and re-add the
     consumer, the default), ``restart`` (the hook ``recovery_worker_restart`` names), or
     ``record`` only. ``recovery_inspect_timeout`` bounds the workers' answers to the sweep.
+    Each sweep sends a canary task to every consumed queue; one not run within
+    ``recovery_canary_timeout`` seconds while its consumers are idle is a finding too
+    (0: no canaries).
     """
 
     recovery_services: list[RecoveryServiceSettings] = Field(default_factory=list)
@@ -95,6 +98,7 @@ class RecoverySettings(SettingsBase):
     recovery_consumption_action: ConsumptionAction = "reconsume"
     recovery_worker_restart: str | None = None
     recovery_inspect_timeout: float = Field(default=1.0, gt=0)
+    recovery_canary_timeout: float = Field(default=10.0, ge=0)
 
     @model_validator(mode="after")
     def _hooks_listed(self) -> RecoverySettings:

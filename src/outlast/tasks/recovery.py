@@ -31,10 +31,11 @@ from outlast.recovery._service_actions import (
     restart_service,
 )
 from outlast.workers import app, run_on_process_loop
+from outlast.workers._canary import CANARY_TASK
 from outlast.workers._client_healing import install_client_healing
 from outlast.workers._health_sweep import run_health_sweep
 
-__all__ = ["heal", "health_sweep", "restart"]
+__all__ = ["canary", "heal", "health_sweep", "restart"]
 
 
 def _manager() -> Any:
@@ -66,6 +67,12 @@ def heal(service: str, until: float | None = None, every: float = 1.0) -> dict[s
 def restart(service: str) -> dict[str, Any]:
     """Restart ``service`` through its hook, within its restart limit; what happened."""
     return run_on_process_loop(restart_service(_manager(), service, memory=shared_sweep_memory()))
+
+
+@app.task(name=CANARY_TASK)
+def canary() -> bool:
+    """Prove a queue is consumed: the sweep sends one to each queue and checks it ran."""
+    return True
 
 
 @app.task(name="outlast.recovery.health_sweep")

@@ -8,7 +8,9 @@ never takes another task (Celery #8030, #10205, #10302), and an operator's
   consuming by an earlier sweep (the queues each worker consumed are remembered in
   ``SweepMemory``);
 - **stalled queue**: the queue's depth (Redis broker) grew since the last sweep while the
-  workers consuming it started no task at all (their ``stats`` totals did not move).
+  workers consuming it started no task at all (their ``stats`` totals did not move);
+- **canary lost**: a canary task sent to the queue by an earlier sweep did not run within
+  ``canary_timeout`` while its consumers were idle (``_canary``; any broker).
 
 What it does then is ``recovery_consumption_action``: ``reconsume`` (cancel and re-add the
 consumer of that queue on that worker through ``app.control``, the default), ``restart``
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import redis
@@ -40,6 +42,7 @@ from outlast.recovery import (
 )
 from outlast.recovery._restart_limit import LIMIT_HIT
 from outlast.recovery._sweep_memory import SweepMemory
+from outlast.workers._canary import canary_findings, canary_states, send_canaries
 from outlast.workers._watchdog import _PRIORITY_SEPARATOR, _PRIORITY_STEPS
 
 __all__ = [
@@ -72,13 +75,15 @@ class Observation:
     consuming: dict[str, list[str]]
     started: dict[str, int]
     depths: dict[str, int | None]
+    busy: dict[str, int] = field(default_factory=dict)
+    """Tasks each worker is running now (``inspect active``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     """Worker ``worker`` does not consume ``queue`` as it should (``kind`` says how seen)."""
 
-    kind: Literal["lost_queue", "stalled_queue"]
+    kind: Literal["lost_queue", "stalled_queue", "canary_lost"]
     worker: str
     queue: str
 
@@ -115,15 +120,21 @@ def _stalled(before: Mapping[str, Any], depth: int | None, started: int) -> bool
 
 
 def observe(app: Any, *, timeout: float) -> Observation:
-    """Ask every worker what it consumes and how many tasks it started; read the depth of
-    every queue they consume (Redis broker only). Blocking: run it in a thread."""
-    inspect = app.control.inspect(timeout=timeout)
+    """Ask every worker (those answering a ping within ``timeout``) what it consumes, how
+    many tasks it started and runs now; read the depth of every queue they consume (Redis
+    broker only). Blocking: run it in a thread."""
+    workers = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    if not workers:
+        return Observation({}, {}, {})
+    # Knowing who answers, each question returns as soon as they all did.
+    inspect = app.control.inspect(timeout=timeout, destination=workers, limit=len(workers))
     active = inspect.active_queues() or {}
     consuming = {w: sorted(q["name"] for q in qs) for w, qs in active.items()}
     stats = inspect.stats() or {}
     started = {w: sum((s.get("total") or {}).values()) for w, s in stats.items()}
+    busy = {w: len(tasks) for w, tasks in (inspect.active() or {}).items()}
     names = sorted({q for qs in consuming.values() for q in qs})
-    return Observation(consuming, started, queue_depths(app, names))
+    return Observation(consuming, started, queue_depths(app, names), busy)
 
 
 def queue_depths(app: Any, queues: Iterable[str]) -> dict[str, int | None]:
@@ -175,6 +186,7 @@ class ConsumptionCheck:
         restart: RestartHook | None = None,
         restart_limit: RestartLimit | None = None,
         timeout: float = 1.0,
+        canary_timeout: float | None = 10.0,
         observer: Callable[[], Observation] | None = None,
     ) -> None:
         self.app = app
@@ -184,6 +196,7 @@ class ConsumptionCheck:
         self.restart = restart
         self.limiter = RestartLimiter(restart_limit)
         self.timeout = timeout
+        self.canary_timeout = canary_timeout
         self._observe = observer or (lambda: observe(app, timeout=timeout))
         self._restarted = False
 
@@ -198,11 +211,38 @@ class ConsumptionCheck:
         shift = self.manager.clock.monotonic() - _now(self.manager)
         self.limiter.restore(remembered.get("restarts", {}), shift=shift)
         found, keep = findings(seen, remembered, _now(self.manager))
+        if self.canary_timeout is not None:
+            found, keep["canaries"] = await self._canaries(seen, remembered, found)
         self._restarted = False
         done = [await self._repair(finding) for finding in found]
         keep["restarts"] = self.limiter.snapshot(shift=-shift)
         await self.memory.save("consumption", keep)
         return done
+
+    async def _canaries(
+        self, seen: Observation, remembered: Mapping[str, Any], found: list[Finding]
+    ) -> tuple[list[Finding], dict[str, Any]]:
+        """Judge the canaries sent before, send new ones; the findings with the lost ones."""
+        assert self.canary_timeout is not None
+        pending = remembered.get("canaries", {})
+        try:
+            ids = [str(c.get("id")) for c in pending.values()]
+            states = await asyncio.to_thread(canary_states, self.app, ids)
+            lost, out = canary_findings(
+                pending, states, seen.consuming, seen.busy,
+                now=_now(self.manager), timeout=self.canary_timeout,
+            )  # fmt: skip
+            queues = sorted({q for qs in seen.consuming.values() for q in qs} - set(out))
+            expires = max(self.canary_timeout * 3, 60.0)
+            out |= await asyncio.to_thread(
+                send_canaries, self.app, queues, now=_now(self.manager), expires=expires
+            )
+        except Exception as error:  # no result backend or broker: judged next sweep
+            log.warning("consumption check: canaries: %s: %s", type(error).__name__, error)
+            return found, dict(pending)
+        seen_pairs = {(f.worker, f.queue) for f in found}
+        extra = [Finding("canary_lost", w, q) for w, q in lost if (w, q) not in seen_pairs]
+        return found + extra, out
 
     async def _repair(self, finding: Finding) -> dict[str, Any]:
         log.warning(

@@ -33,6 +33,7 @@ async def run_health_sweep(app: Any, *, memory: SweepMemory) -> dict[str, Any]:
         app, recovery_manager, memory=memory, action=settings.recovery_consumption_action,
         restart=hook, restart_limit=restart_limit_of(settings),
         timeout=settings.recovery_inspect_timeout,
+        canary_timeout=settings.recovery_canary_timeout or None,
     )  # fmt: skip
     report["consumers"] = await check.run()
     return report

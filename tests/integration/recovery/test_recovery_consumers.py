@@ -1,11 +1,15 @@
 """A real worker told to stop consuming a queue (``cancel_consumer``) is found by the next
 health sweep (the ``outlast.recovery.health_sweep`` task, run by a worker) and repaired:
-it consumes that queue again, and the repair is a ``RecoveryAttempt`` in the store.
+it consumes that queue again, and the repair is a ``RecoveryAttempt`` in the store. A
+worker whose consuming connection silently died still lists its queue, but the sweep's
+canary finds it.
 
-The worker's own watchdog is slowed to an hour here, so only the sweep can repair it."""
+The workers' own watchdog is slowed to an hour here, so only the sweep acts."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import os
 import socket
 import time
@@ -15,10 +19,13 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
+from _freezing_proxy import FreezingProxy
 from _workers import celery_worker_command, fresh_namespace, start_worker
 from outlast.config import Settings
+from outlast.recovery import RecoveryManager, RecoveryStatistics, ServiceRegistry, SweepMemory
 from outlast.store import RedisStore
 from outlast.workers import create_app
+from outlast.workers._consumption_check import ConsumptionCheck, Observation, observe
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 
@@ -27,6 +34,11 @@ TESTS_DIR = Path(__file__).resolve().parents[2]
 def namespace(redis_url: str) -> Iterator[str]:
     with fresh_namespace(redis_url) as name:
         yield name
+
+
+def without_depths(seen: Observation) -> Observation:
+    """What the check sees on a broker whose queue depth it cannot read."""
+    return dataclasses.replace(seen, depths=dict.fromkeys(seen.depths))
 
 
 def sweep(client: Celery) -> dict[str, object]:
@@ -71,3 +83,55 @@ async def test_a_cancelled_consumer_is_found_by_the_next_sweep_and_repaired(
     assert [a.successful for a in attempts] == [True]
     assert attempts[0].details["original_error"] == "ConsumerRepairError"
     assert repaired_in < 15
+
+
+async def test_a_consumer_frozen_on_a_dead_connection_is_found_by_its_canary(
+    redis_url: str, namespace: str
+) -> None:
+    """The worker's BRPOP connection turns into a black hole: it still lists `operations`
+    in active_queues and answers inspect, but the canary the first sweep sent is never
+    run; the next sweep past the canary timeout reports canary_lost for that worker and
+    records it (the in-worker watchdog, slowed here, is what reconnects such a worker).
+    Queue depths are hidden from the check, as on RabbitMQ: only the canary can tell."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    with FreezingProxy(port) as proxy:
+        env = {
+            "OUTLAST_BROKER_URL": proxy.url,
+            "OUTLAST_RESULT_BACKEND": redis_url,
+            "OUTLAST_REDIS_URL": redis_url,
+            "OUTLAST_NAMESPACE": namespace,
+            "OUTLAST_WORKER_WATCHDOG_INTERVAL": "3600",
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        }
+        command = celery_worker_command(["operations"], name="frozen")
+        worker_name = command[command.index("-n") + 1].replace("%h", socket.gethostname())
+        client = create_app(
+            Settings(broker_url=redis_url, redis_url=redis_url, namespace=namespace)
+        )
+        store = RedisStore(redis_url, namespace=namespace)
+        manager = RecoveryManager(registry=ServiceRegistry(), store=store,
+                                  statistics=RecoveryStatistics(None))  # fmt: skip
+        check = ConsumptionCheck(
+            client, manager, memory=SweepMemory(None), action="record", timeout=1.0,
+            canary_timeout=1.0, observer=lambda: without_depths(observe(client, timeout=1.0)),
+        )  # fmt: skip
+        try:
+            worker = start_worker(env, command)
+            try:
+                assert await check.run() == []  # remembers the queues, sends the canaries
+                await asyncio.sleep(1.0)  # the first canary may be taken before the freeze
+                assert proxy.freeze_consumers() >= 1
+                assert await check.run() == []  # judges the first, sends a new canary
+                await asyncio.sleep(1.5)
+                found = await check.run()
+            finally:
+                worker.kill()  # a warm shutdown would wait on the dead connection
+            attempts = await store.list_recovery_attempts(service=f"worker:{worker_name}")
+        finally:
+            client.close()
+            await store.close()
+    assert found == [
+        {"worker": worker_name, "queue": "operations", "kind": "canary_lost",
+         "action": "record", "repaired": False},
+    ]  # fmt: skip
+    assert [a.successful for a in attempts] == [False]

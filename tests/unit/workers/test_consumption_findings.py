@@ -1,10 +1,12 @@
-"""The consumption check's decision: a worker that lost a queue it consumed, and a queue
-that grows while its consumers start nothing, are findings; busy or new queues are not."""
+"""The consumption check's decision: a worker that lost a queue it consumed, a queue that
+grows while its consumers start nothing, and a canary its idle consumers never ran are
+findings; busy workers and new queues are not."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from outlast.workers._canary import canary_findings
 from outlast.workers._consumption_check import Finding, Observation, findings
 
 
@@ -46,3 +48,19 @@ def test_a_worker_unseen_for_an_hour_is_forgotten() -> None:
     _, memory = findings(seen({"old": ["emails"]}, {}, {}), {}, now=0.0)
     _, memory = findings(seen({"new": ["emails"]}, {}, {}), memory, now=4000.0)
     assert set(memory["workers"]) == {"new"}
+
+
+def test_a_canary_not_run_while_its_consumers_idle_is_lost() -> None:
+    """Past the timeout, still PENDING, consumers idle: each consumer is a finding; a busy
+    consumer, a canary that ran, or one still within its time are not."""
+    pending = {"emails": {"id": "c1", "sent_at": 0.0}, "payments": {"id": "c2", "sent_at": 0.0}}
+    consuming = {"w1": ["emails"], "w2": ["payments"]}
+    lost, out = canary_findings(
+        pending, {"c1": "PENDING", "c2": "SUCCESS"}, consuming, {}, now=11.0, timeout=10.0
+    )
+    assert (lost, out) == ([("w1", "emails")], {})
+    busy, _ = canary_findings(pending, {}, consuming, {"w1": 1, "w2": 1}, now=11.0, timeout=10.0)
+    assert busy == []
+    early, out = canary_findings(pending, {}, consuming, {}, now=5.0, timeout=10.0)
+    assert early == []
+    assert set(out) == {"emails", "payments"}
