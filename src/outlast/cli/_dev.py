@@ -3,9 +3,12 @@
 It uses the Redis at ``OUTLAST_REDIS_URL`` (else the workers' default, 127.0.0.1:6379) if
 one answers PING, or else starts an embedded redis-server on a free loopback port and points
 every child at it. Then it starts, each as a child process in its own process group, a worker
-for every declared queue, beat and Flower, prints what runs where (URLs, process ids, logs),
-and waits. Ctrl-C, SIGTERM or SIGHUP stops every child (warm shutdown, then SIGKILL of its
-group) and the embedded Redis, so nothing it started is left running.
+for every declared queue, beat, Flower and the health API (:mod:`~outlast.cli._dev_api`:
+loopback, a token for the session), prints what runs where (URLs, process ids, logs) and,
+once all are ready, which URLs need the token, and waits. The workers write their metrics to
+a directory the API reads (:mod:`~outlast.cli._dev_metrics`). Ctrl-C, SIGTERM or SIGHUP
+stops every child (warm shutdown, then SIGKILL of its group) and the embedded Redis, so
+nothing it started is left running.
 
 A child that exits on its own is reported with the end of its log, everything else is
 stopped, and ``outlast dev`` exits with status 1: a half-running system is never left
@@ -26,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from outlast.cli._children import Child, start_child, stop_children
+from outlast.cli._dev_api import DevApi, plan_api
+from outlast.cli._dev_metrics import session_metrics
 from outlast.cli._redis_server import EmbeddedRedis, find_redis_server, probe, start_embedded
 from outlast.config import FlowerSettings
 
@@ -36,6 +41,19 @@ _STOPPED = 0
 _FAILED = 1
 
 Ready = Callable[[Child], bool]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One child to start: its name, command, log file, readiness check, extra environment
+    and what its start line says before the pid."""
+
+    name: str
+    argv: list[str]
+    log_name: str
+    ready: Ready
+    env: Mapping[str, str]
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,39 +100,47 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "outlast.cli", *args]
 
 
-def _plan(options: DevOptions) -> list[tuple[str, list[str], str, Ready]]:
-    """(name, argv, log file name, readiness check) of every child, in starting order."""
+def _plan(options: DevOptions, api: DevApi) -> list[_Part]:
+    """Every child, in starting order."""
     workers = [
-        (
+        _Part(
             f"worker {queue}",
             _command("worker", "-Q", queue, "-c", str(options.concurrency), "-n", f"{queue}@%h"),
             f"worker-{queue}.log",
             _logged(" ready."),
+            {},
         )
         for queue in options.queues
     ]
+    flower = options.flower
     return [
         *workers,
-        ("beat", _command("beat"), "beat.log", _logged("beat: Starting")),
-        ("flower", _command("flower"), "flower.log", _listening(options.flower)),
+        _Part("beat", _command("beat"), "beat.log", _logged("beat: Starting"), {}),
+        _Part("flower", _command("flower"), "flower.log", _listening(flower), {}, _where(flower)),
+        _Part("api", api.argv(), "api.log", api.ready(), api.env(), api.where()),
     ]
 
 
-def _flower_where(settings: FlowerSettings) -> str:
+def _where(settings: FlowerSettings) -> str:
     login = f"user {settings.flower_user}" if settings.flower_user else "no login: loopback only"
     return f"{settings.url} ({login})  "
 
 
 def _start_all(
-    options: DevOptions, env: Mapping[str, str], log_dir: Path, children: list[Child]
+    parts: list[_Part], env: Mapping[str, str], log_dir: Path, children: list[Child]
 ) -> None:
     """Start every child, adding each to ``children`` as soon as it runs (so it is stopped
     even if a later one fails to start), and say where it runs."""
-    for name, argv, log_name, ready in _plan(options):
-        child = start_child(name, argv, env=env, log_path=log_dir / log_name, ready=ready)
+    for part in parts:
+        child = start_child(
+            part.name,
+            part.argv,
+            env={**env, **part.env},
+            log_path=log_dir / part.log_name,
+            ready=part.ready,
+        )
         children.append(child)
-        where = _flower_where(options.flower) if name == "flower" else ""
-        _say(f"{name:<18} {where}pid {child.pid}  log {child.log_path}")
+        _say(f"{part.name:<18} {part.where}pid {child.pid}  log {child.log_path}")
 
 
 def _died(children: list[Child], server: EmbeddedRedis | None) -> str | None:
@@ -132,7 +158,8 @@ def _died(children: list[Child], server: EmbeddedRedis | None) -> str | None:
 def _wait_ready(
     children: list[Child], server: EmbeddedRedis | None, stop: threading.Event, timeout: float
 ) -> str | None:
-    """None once every child is ready (or a stop was asked for); else what went wrong."""
+    """None once every child is ready (said, with how to use the API) or a stop was asked
+    for; else what went wrong."""
     started, waiting = time.monotonic(), list(children)
     while waiting and not stop.is_set():
         death = _died(children, server)
@@ -149,10 +176,18 @@ def _wait_ready(
 
 
 def _supervise(
-    children: list[Child], server: EmbeddedRedis | None, stop: threading.Event, timeout: float
+    children: list[Child],
+    server: EmbeddedRedis | None,
+    stop: threading.Event,
+    timeout: float,
+    usage: list[str],
 ) -> int:
-    """Wait for a stop (status 0) or a death (reported, status 1)."""
+    """Wait for a stop (status 0) or a death (reported, status 1); once every child is
+    ready, print ``usage``."""
     problem = _wait_ready(children, server, stop, timeout)
+    if problem is None and not stop.is_set():
+        for line in usage:
+            _say(line)
     while problem is None and not stop.is_set():
         problem = _died(children, server)
         stop.wait(_POLL_SECONDS)
@@ -176,14 +211,19 @@ def _redis(url: str) -> tuple[str, EmbeddedRedis | None]:
 
 
 def _run_children(
-    options: DevOptions, env: dict[str, str], stop: threading.Event, server: EmbeddedRedis | None
+    options: DevOptions,
+    api: DevApi,
+    env: dict[str, str],
+    stop: threading.Event,
+    server: EmbeddedRedis | None,
 ) -> int:
     log_dir = options.log_dir or Path(tempfile.mkdtemp(prefix="outlast-dev-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     children: list[Child] = []
     try:
-        _start_all(options, env, log_dir, children)
-        return _supervise(children, server, stop, options.ready_timeout)
+        api = api.on_a_port()  # now, so no port the embedded Redis took is handed out
+        _start_all(_plan(options, api), env, log_dir, children)
+        return _supervise(children, server, stop, options.ready_timeout, api.usage())
     finally:
         _say(f"stopping {len(children)} processes")
         stop_children(children, grace=options.stop_grace)
@@ -191,13 +231,18 @@ def _run_children(
 
 
 def run_dev(options: DevOptions) -> int:
-    """Run everything until a stop is asked for (0) or something dies (1)."""
+    """Run everything until a stop is asked for (0) or something dies (1); a configuration
+    error (of the API's tokens, say) is raised before anything starts."""
+    api = plan_api()
     stop = _stop_on_signals()
     url, server = _redis(options.redis_url)
+    metrics = session_metrics()
+    _say(f"{'metrics':<18} {metrics.describe()}")
     try:
-        env = {**os.environ, "OUTLAST_REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
-        return _run_children(options, env, stop, server)
+        env = {**os.environ, **metrics.env(), "OUTLAST_REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
+        return _run_children(options, api, env, stop, server)
     finally:
+        metrics.remove()
         if server is not None:
             server.stop()
             _say(f"stopped the embedded redis-server (pid {server.pid})")

@@ -1,15 +1,19 @@
 """``outlast dev`` end to end: it brings up Redis (embedded when none answers), a worker per
-queue, beat and Flower; work round-trips; a stop or a death leaves nothing running."""
+queue, beat, Flower and the health API; work round-trips; the API answers with the session's
+token and shows the workers' metrics; a stop or a death leaves nothing running."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +26,8 @@ from _workers import fresh_namespace
 from outlast.workers import QUEUES
 
 _READY_TIMEOUT = 60.0
-_CHILDREN = len(QUEUES) + 2  # a worker per queue, beat and Flower
+_CHILDREN = len(QUEUES) + 3  # a worker per queue, beat, Flower and the API
+_REPORT = "/family/health/error-handling"
 
 _OPERATIONS = '''
 """An application's operation for the dev test: it records that it ran."""
@@ -103,6 +108,26 @@ def _round_trip(dev: DevProcess, env: dict[str, str], app_dir: Path, redis_url: 
     client.close()
 
 
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    """The status and body of ``GET url``, with the bearer token if one is given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+            return int(r.status), bytes(r.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _api_url(dev: DevProcess) -> str:
+    """The base URL of the API as its start line prints it."""
+    return dev.line("api ").split()[3].rstrip("/")
+
+
+def _session_token(dev: DevProcess) -> str:
+    """The admin token dev printed for the session."""
+    return dev.line("api: admin token made for this session").split()[-1]
+
+
 def _children_of(pid: int) -> set[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return {int(child) for child in text.split()}
@@ -135,22 +160,43 @@ def test_dev_starts_an_embedded_redis_runs_work_and_leaves_nothing_after_ctrl_c(
         assert len(pids) == _CHILDREN + 1, dev  # the children and the redis-server
         assert _children_of(dev.process.pid) == set(pids), dev
         _round_trip(dev, env, app_dir, embedded_url)
+        api, token = _api_url(dev), _session_token(dev)
+        assert _get(f"{api}/health/live") == (200, b'{"status":"pass"}')
+        assert _get(f"{api}{_REPORT}")[0] == 401
+        status, body = _get(f"{api}{_REPORT}", token)
+        assert status == 200, body
+        assert json.loads(body)["status"] == "healthy"
+        assert 'task="devcheck.mark"' in _get(f"{api}/metrics", token)[1].decode()
+        metrics_dir = Path(dev.line("metrics").split()[2])
         assert dev.stop(signal.SIGINT) == 0, dev
         assert _all_gone(pids) == [], dev
         assert not redis_answers(embedded_url, timeout=0.2)
         data_dir = Path(redis_line.split("data in ")[1].split()[0])
         assert not data_dir.exists()
+        assert not metrics_dir.exists()
+        logs = (tmp_path / "logs").glob("*.log")
+        assert [log.name for log in logs if token in log.read_text(errors="replace")] == []
 
 
 def test_dev_uses_a_redis_that_answers_and_starts_none(
     tmp_path: Path, app_dir: Path, redis_url: str, namespace: str
 ) -> None:
     """With a Redis answering at OUTLAST_REDIS_URL, dev uses it, starts no redis-server,
-    runs work on it, and SIGTERM stops its children but leaves that Redis running."""
-    env = _env(redis_url, namespace, app_dir)
+    runs work on it, and SIGTERM stops its children but leaves that Redis running; the API
+    takes the configured port and admin token, and that token is never printed."""
+    secret, port = f"configured-{time.monotonic_ns()}", free_port()
+    env = {
+        **_env(redis_url, namespace, app_dir),
+        "OUTLAST_ADMIN_TOKENS": f"ops={secret}",
+        "OUTLAST_API_PORT": str(port),
+    }
     with _running_dev(env, tmp_path) as dev:
         dev.wait_for("ready in", _READY_TIMEOUT)
         assert "already running" in dev.line("redis"), dev
+        assert _api_url(dev) == f"http://127.0.0.1:{port}", dev
+        assert _get(f"{_api_url(dev)}{_REPORT}", secret)[0] == 200
+        assert secret not in dev.output()
+        assert "one of OUTLAST_ADMIN_TOKENS" in dev.output()
         pids = dev.printed_pids()
         assert len(pids) == _CHILDREN, dev
         children = _children_of(dev.process.pid)
@@ -200,6 +246,19 @@ def test_dev_refuses_a_redis_that_answers_but_refuses_ping(tmp_path: Path) -> No
             assert dev.process.wait(timeout=30) == 2, dev
     assert "the Redis at OUTLAST_REDIS_URL answers but refuses PING" in dev.output()
     assert "AuthenticationError" not in dev.output()  # one line, no traceback
+    assert not (tmp_path / "logs").exists()
+
+
+def test_dev_refuses_a_malformed_token_list_before_starting_anything(tmp_path: Path) -> None:
+    """A bad OUTLAST_ADMIN_TOKENS entry is named by position (never quoted), status 2, and
+    nothing is started."""
+    env = {"OUTLAST_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    env["OUTLAST_ADMIN_TOKENS"] = "good-one,bad name=s3cret-value"
+    with _running_dev(env, tmp_path) as dev:
+        assert dev.process.wait(timeout=30) == 2, dev
+    assert "OUTLAST_ADMIN_TOKENS: entry 2" in dev.output()
+    assert "s3cret-value" not in dev.output()
+    assert dev.printed_pids() == []
     assert not (tmp_path / "logs").exists()
 
 
