@@ -5,7 +5,9 @@ they use is a setting. No Docker engine is needed: the files are read, not run."
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import pkgutil
 import re
 from pathlib import Path
 from typing import Any
@@ -14,19 +16,32 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+import outlast.config
 from outlast.cli import _parser
-from outlast.config import EmailSettings, FlowerSettings, PaymentSettings, Settings
+from outlast.config._loading import SettingsBase
 from outlast.config._settings import BreakerOverride, BulkheadOverride, RetryOverride
 from outlast.workers import QUEUES
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
-SETTINGS_CLASSES: tuple[type[BaseModel], ...] = (
-    Settings,
-    EmailSettings,
-    PaymentSettings,
-    FlowerSettings,
-)
+
+
+def _settings_classes() -> tuple[type[BaseModel], ...]:
+    """Every settings section of ``outlast.config`` (each module imported, every subclass of
+    ``SettingsBase`` walked), so a new section is known here without a change."""
+    for module in pkgutil.iter_modules(outlast.config.__path__, "outlast.config."):
+        importlib.import_module(module.name)
+    found: list[type[BaseModel]] = []
+    pending: list[type[BaseModel]] = list(SettingsBase.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if cls.__module__.startswith("outlast."):  # not a test's own subclass
+            found.append(cls)
+    return tuple(found)
+
+
+SETTINGS_CLASSES = _settings_classes()
 PROFILE_FIELDS: dict[str, type[BaseModel]] = {
     "circuit_breakers": BreakerOverride,
     "bulkheads": BulkheadOverride,
@@ -81,6 +96,7 @@ def test_every_outlast_service_command_is_a_real_subcommand() -> None:
         "recovery-worker": "worker",
         "beat": "beat",
         "flower": "flower",
+        "api": "api",
     }
 
 
@@ -112,6 +128,15 @@ def test_the_name_check_refuses_a_name_that_is_no_setting() -> None:
     assert not _is_setting("OUTLAST_RETRIES__SBD_TRANSACTION__ATTEMPTS")
     assert _is_setting("OUTLAST_RETRIES__SBD_TRANSACTION__MAX_ATTEMPTS")
     assert _is_setting("OUTLAST_FLOWER_PASSWORD")
+    assert not _is_setting("OUTLAST_ADMIN_TOKEN")
+
+
+def test_the_settings_sections_are_found_without_a_list() -> None:
+    """The discovery finds the sections defined in their own modules, the API's among them."""
+    names = {cls.__name__ for cls in SETTINGS_CLASSES}
+    assert names >= {"Settings", "FlowerSettings", "ApiSettings", "MetricsSettings"}
+    assert _is_setting("OUTLAST_ADMIN_TOKENS")
+    assert _is_setting("OUTLAST_METRICS_DIR")
 
 
 def test_every_service_has_a_healthcheck_and_a_restart_policy() -> None:
@@ -130,3 +155,19 @@ def test_redis_keeps_an_append_only_file_and_flower_asks_for_a_login() -> None:
     example = (ROOT / ".env.example").read_text()
     assert re.search(r"^OUTLAST_FLOWER_USER=\S", example, re.MULTILINE)
     assert re.search(r"^OUTLAST_FLOWER_PASSWORD=\S", example, re.MULTILINE)
+
+
+def test_the_api_listens_beyond_loopback_with_tokens_from_env_and_a_live_probe() -> None:
+    """The API service serves on every address of its container at the published port, takes
+    both token lists from .env (which has example values for them), and its healthcheck
+    asks /health/live."""
+    api = _services()["api"]
+    args = _parsed(api["command"])
+    assert (args.host, args.port) == ("0.0.0.0", 8000)
+    assert "8000:8000" in api["ports"]
+    assert api["environment"]["OUTLAST_ADMIN_TOKENS"] == "${OUTLAST_ADMIN_TOKENS:-}"
+    assert api["environment"]["OUTLAST_READ_TOKENS"] == "${OUTLAST_READ_TOKENS:-}"
+    assert "http://127.0.0.1:8000/health/live" in " ".join(api["healthcheck"]["test"])
+    example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^OUTLAST_ADMIN_TOKENS=\w+=\S", example, re.MULTILINE)
+    assert re.search(r"^OUTLAST_READ_TOKENS=\w+=\S", example, re.MULTILINE)
