@@ -1,6 +1,7 @@
-"""``outlast status`` against a real worker and store: the worker's breaker and bulkhead
-(from its published snapshot), each queue's depth and consumers, the worker itself and the
-active alerts, as tables and as JSON; Redis that does not answer is one line, status 1."""
+"""``outlast status`` against a real worker and store, on Redis and on RabbitMQ (where one
+answers): the worker's breaker and bulkhead (from its published snapshot), each queue's
+depth and consumers, the worker itself and the active alerts, as tables and as JSON; Redis
+or a broker that does not answer is one line, status 1."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
+from _brokers import BROKERS, broker_for_test
 from _cli_support import cli_env, outlast, outlast_json, start_cli_worker
 from _servers import free_port
 from _workers import WorkerProcess, fresh_namespace
@@ -30,18 +32,26 @@ def env(redis_url: str) -> Iterator[dict[str, str]]:
         yield cli_env(redis_url, namespace)
 
 
+@pytest.fixture(params=BROKERS)
+def cluster_env(request: pytest.FixtureRequest, env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """``env`` on each broker the suite runs on (RabbitMQ only where one answers)."""
+    with broker_for_test(request.param, env["OUTLAST_REDIS_URL"]) as url:
+        yield {**env, "OUTLAST_BROKER_URL": url}
+
+
 @pytest.fixture
-def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+def worker(cluster_env: dict[str, str]) -> Iterator[WorkerProcess]:
     """A worker consuming ``operations`` only."""
-    with start_cli_worker(env, ["operations"], name="cli-status") as started:
+    with start_cli_worker(cluster_env, ["operations"], name="cli-status") as started:
         yield started
 
 
 @pytest.fixture
-def sender(env: dict[str, str]) -> Iterator[Celery]:
+def sender(cluster_env: dict[str, str]) -> Iterator[Celery]:
     """A client app on the worker's broker."""
-    url, namespace = env["OUTLAST_REDIS_URL"], env["OUTLAST_NAMESPACE"]
-    app = create_app(Settings(broker_url=url, redis_url=url, namespace=namespace))
+    url, namespace = cluster_env["OUTLAST_REDIS_URL"], cluster_env["OUTLAST_NAMESPACE"]
+    broker = cluster_env["OUTLAST_BROKER_URL"]
+    app = create_app(Settings(broker_url=broker, redis_url=url, namespace=namespace))
     yield app
     app.close()
 
@@ -86,8 +96,12 @@ def prepare(env: dict[str, str], sender: Celery) -> None:
     assert published(env, "cli-status-db")
 
 
-def test_json_shows_the_cluster(env: dict[str, str], worker: WorkerProcess, sender: Celery) -> None:
-    """--json: the worker's breaker and bulkhead, depths, consumers, the worker, the alert."""
+def test_json_and_tables_show_the_cluster(
+    cluster_env: dict[str, str], worker: WorkerProcess, sender: Celery
+) -> None:
+    """The worker's breaker and bulkhead, depths (Redis lists or RabbitMQ's passive declare),
+    consumers, the worker and the alert, in JSON and in the tables."""
+    env = cluster_env
     prepare(env, sender)
     report: dict[str, Any] = outlast_json(env, "status")
     assert report["breakers"]["cli-status-db"] == {
