@@ -182,17 +182,33 @@ async def _advance(
 
 
 async def acknowledge_alert(
-    store: Store, alert_id: str, *, now: float, by: str | None = None
+    store: Store,
+    alert_id: str,
+    *,
+    now: float,
+    by: str | None = None,
+    policy: EscalationPolicy = DEFAULT_POLICY,
 ) -> Alert | None:
     """Acknowledge an active alert (stops its escalation and repeats); None if unknown.
-    Acknowledging again keeps the first acknowledgement."""
+    Acknowledging again keeps the first acknowledgement.
+
+    An alert that reached a PagerDuty level gets its ``acknowledged`` notification planned
+    on it (once), for beat's escalation job to send: PagerDuty's incident is acknowledged
+    too. Planning is a second update, so acknowledging again plans what a failure missed.
+    """
+    from outlast.monitoring.notify import plan_acknowledgement  # its channels load on use
 
     def change(alert: Alert) -> Alert:
         if alert.acknowledged_at is not None or alert.status is not AlertStatus.ACTIVE:
             return alert
         return replace(alert, acknowledged_at=max(now, alert.created_at), acknowledged_by=by)
 
-    return await store.update_alert(alert_id, change)
+    acknowledged = await store.update_alert(alert_id, change)
+    if acknowledged is None or acknowledged.acknowledged_at is None:
+        return acknowledged
+    if await plan_acknowledgement(store, alert_id, now=now, policy=policy):
+        return await store.get_alert(alert_id)
+    return acknowledged
 
 
 async def add_silence(

@@ -2,9 +2,10 @@
 
 - ``outlast.monitoring.compute_stats``: the shared statistics stored as a snapshot.
 - ``outlast.monitoring.evaluate_alerts``: the alert rules on the shared numbers.
-- ``outlast.monitoring.escalate``: due groups flushed and alerts escalated; each planned
-  notification goes out as ``outlast.monitoring.notify`` with
-  ``kwargs={"notification": PlannedNotification.as_dict()}`` (the notifier delivers it).
+- ``outlast.monitoring.escalate``: due groups flushed and alerts escalated; every planned
+  notification not yet dispatched (those of acknowledgements too) goes out once as
+  ``outlast.monitoring.notify`` with ``kwargs={"notification": PlannedNotification.as_dict()}``
+  (the notifier delivers it) and is marked dispatched on its alert.
 - ``outlast.monitoring.prune``: events, statistics snapshots and resolved alerts past the
   retentions of ``MonitoringSettings``.
 
@@ -18,10 +19,12 @@ import logging
 from typing import Any, Final
 
 from outlast.config import get_monitoring_settings
+from outlast.monitoring import PlannedNotification
 from outlast.monitoring import escalate as plan_escalations
 from outlast.monitoring import evaluate_alerts as evaluate
 from outlast.monitoring._jobs import compute_stats as take_snapshot
 from outlast.monitoring._jobs import prune as prune_old
+from outlast.monitoring._outbox import confirm_dispatched, outbox
 from outlast.workers import app, run_on_process_loop
 
 __all__ = ["NOTIFY_TASK", "compute_stats", "escalate", "evaluate_alerts", "prune"]
@@ -52,22 +55,30 @@ def evaluate_alerts() -> dict[str, Any]:
 
 @app.task(name="outlast.monitoring.escalate")
 def escalate() -> dict[str, int]:
-    """Flush due groups, escalate, and send each planned notification to the notifier.
-    A notification that could not be sent stays planned on its alert (and logged)."""
+    """Flush due groups, escalate, and send every planned notification not yet sent to the
+    notifier (acknowledgements and resolutions planned elsewhere too), each once: a sent
+    one is marked dispatched on its alert; one that could not be sent stays planned (and
+    logged) for the next run. ``planned``: planned by this run; ``sent``: sent by it."""
     planned = run_on_process_loop(plan_escalations())
-    sent = 0
-    for notification in planned:
-        try:
-            app.send_task(NOTIFY_TASK, kwargs={"notification": notification.as_dict()})
-        except Exception as error:
-            log.error(
-                "could not send notification of alert %s (level %d, %s): %s",
-                notification.alert_id, notification.level, notification.channel.value,
-                type(error).__name__,
-            )  # fmt: skip
-            continue
-        sent += 1
-    return {"planned": len(planned), "sent": sent}
+    pending = run_on_process_loop(outbox())
+    sent = [notification for notification in pending if _sent(notification)]
+    if sent:
+        run_on_process_loop(confirm_dispatched(sent))
+    return {"planned": len(planned), "sent": len(sent)}
+
+
+def _sent(notification: PlannedNotification) -> bool:
+    """Send ``notification`` to the notifier; False (logged) if the broker refused it."""
+    try:
+        app.send_task(NOTIFY_TASK, kwargs={"notification": notification.as_dict()})
+    except Exception as error:
+        log.error(
+            "could not send notification of alert %s (level %d, %s): %s",
+            notification.alert_id, notification.level, notification.channel.value,
+            type(error).__name__,
+        )  # fmt: skip
+        return False
+    return True
 
 
 @app.task(name="outlast.monitoring.prune")

@@ -98,7 +98,8 @@ async def test_alert_error_rate_inhibits_escalates_and_survives_a_restart(
     """40% failures raise the high and critical error-rate alerts (one each however often
     evaluated); the high one is inhibited; the critical one reaches level 1 after
     group_wait and level 2 thirty minutes later through a new monitor; acknowledged, it
-    stops there, and every planned notification is stored on it."""
+    stops there with PagerDuty's acknowledgement planned, and every planned notification
+    is stored on it."""
     monitor = monitor_for(redis_url, namespace, open_store, clock)
     succeed(monitor, "payments.charge", 60)
     fail(monitor, "payments.charge", RuntimeError("gateway said no"), 40, ErrorSeverity.HIGH)
@@ -137,7 +138,11 @@ async def test_alert_error_rate_inhibits_escalates_and_survives_a_restart(
         await store.close()
     assert stored is not None
     assert stored.escalation_level == 2
-    assert [n["level"] for n in stored.notifications] == [1, 1, 2, 2, 2]
+    assert [(n["level"], n["kind"]) for n in stored.notifications] == [
+        (1, "firing"), (1, "firing"), (2, "escalation"), (2, "escalation"), (2, "escalation"),
+        (2, "acknowledged"),
+    ]  # fmt: skip
+    assert stored.notifications[-1]["channel"] == "pagerduty"
     restarted.close()
 
 
