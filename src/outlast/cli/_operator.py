@@ -2,8 +2,9 @@
 the ``outlast`` parser together, and run so that any failure is one line on stderr.
 
 A missing thing or a service that does not answer exits 1; a bad request exits 2; nothing
-ever shows a traceback. Library logging is kept off the terminal (a Redis outage would
-otherwise print its own warning beside the command's line).
+ever shows a traceback (an unforeseen error is one line naming its type). Library logging
+is kept off the terminal (a Redis outage would otherwise print its own warning beside the
+command's line).
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ def run_operator(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         write_err(f"{prog}: interrupted")
         return 130
+    except Exception as error:  # the last guard: an operator gets one line, not a traceback
+        write_err(f"{prog}: failed: {_brief(error)}")
     return UNAVAILABLE
 
 
 def _brief(error: BaseException) -> str:
-    text = str(error).splitlines()[0] if str(error) else ""
+    text = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
     return f"{type(error).__name__}: {text}" if text else type(error).__name__

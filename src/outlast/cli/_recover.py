@@ -15,6 +15,8 @@ from outlast.cli._console import checked_link, emit_json, table
 
 __all__ = ["add_recover_parser", "run_recover"]
 
+BROKER_TIMEOUT = 2.0
+
 
 def add_recover_parser(commands: Any) -> None:
     """Register ``outlast recover [--json]``."""
@@ -27,7 +29,11 @@ def add_recover_parser(commands: Any) -> None:
 def run_recover(args: argparse.Namespace) -> int:
     """Sweep once and print the report."""
     checked_link().close()
+    from outlast.cli._status_broker import check_broker
     from outlast.tasks.recovery import health_sweep
+    from outlast.workers import app
+
+    check_broker(app, BROKER_TIMEOUT)  # the sweep hands what it could not heal to workers
 
     report: dict[str, Any] = health_sweep()
     if args.json:

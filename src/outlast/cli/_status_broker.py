@@ -20,12 +20,12 @@ from outlast.cli._console import CommandError
 from outlast.store._errors import redact_url
 from outlast.workers._consumption_check import queue_depths
 
-__all__ = ["broker_view"]
+__all__ = ["broker_view", "check_broker"]
 
 
 def broker_view(app: Celery, *, timeout: float) -> dict[str, Any]:
     """``{"queues": {name: {depth, consumers}}, "workers": [names]}``."""
-    _check_broker(app, timeout)
+    check_broker(app, timeout)
     with ThreadPoolExecutor(max_workers=2) as pool:  # each waits ``timeout``: wait once
         asked = pool.submit(lambda: app.control.inspect(timeout=timeout).active_queues())
         pinged = pool.submit(lambda: app.control.inspect(timeout=timeout).ping())
@@ -48,7 +48,7 @@ def _declared() -> tuple[str, ...]:
     return tuple(QUEUES)
 
 
-def _check_broker(app: Celery, timeout: float) -> None:
+def check_broker(app: Celery, timeout: float) -> None:
     """CommandError unless the broker accepts a connection within ``timeout`` seconds."""
     with app.connection_for_write() as connection:
         try:

@@ -79,3 +79,14 @@ def test_redis_down_is_one_line(env: dict[str, str]) -> None:
     assert done.stderr.splitlines() == [
         f"outlast recover: Redis at {down} does not answer (OUTLAST_REDIS_URL)"
     ]
+
+
+def test_broker_down_is_one_line(env: dict[str, str]) -> None:
+    """With the broker not answering (Redis does), the sweep, which hands what it could not
+    heal to the workers, does not start: one line naming the broker, status 1."""
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    done = outlast({**env, "OUTLAST_BROKER_URL": down}, "recover")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f"outlast recover: the broker at {down} does not answer (OperationalError)"
+    ]
