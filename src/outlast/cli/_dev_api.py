@@ -3,8 +3,10 @@
 ``outlast dev`` runs ``outlast api --host 127.0.0.1 --port PORT``, PORT being
 ``OUTLAST_API_PORT`` when it is set and a free port otherwise (so two sessions, or a test
 run beside one, never fight over 8000). The free port is chosen just before the API
-starts, once the embedded Redis listens, so the two are never handed the same one. The
-API listens on loopback alone whatever ``OUTLAST_API_HOST`` says: it is the developer's.
+starts, below the kernel's ephemeral range: a port there is never handed out to another
+process asking for any free port (as the embedded Redis does) nor taken by an outgoing
+connection in the second the API needs to bind it. The API listens on loopback alone
+whatever ``OUTLAST_API_HOST`` says: it is the developer's.
 
 The report needs a token. When ``OUTLAST_ADMIN_TOKENS`` is set its tokens serve and none is
 shown. Otherwise a random admin token named ``dev`` is made for the session, handed to the
@@ -16,6 +18,7 @@ API, and is shown only on the terminal of the developer who started it.
 
 from __future__ import annotations
 
+import random
 import secrets
 import socket
 import sys
@@ -23,6 +26,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from outlast.cli._api import require_api
 from outlast.cli._children import Child
@@ -35,6 +39,9 @@ HOST = "127.0.0.1"
 REPORT_PATH = "/family/health/error-handling"
 _TOKEN_NAME = "dev"
 _PROBE_TIMEOUT = 0.5
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10000
+_PORT_TRIES = 50
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,34 @@ def plan_api(settings: ApiSettings | None = None) -> DevApi:
 
 
 def _free_port() -> int:
+    """A port nothing listens on, below the ephemeral range when one can be found there,
+    else one the kernel hands out."""
+    below = _ephemeral_start()
+    if below > _LOWEST_PORT:
+        for port in random.sample(range(_LOWEST_PORT, below), _PORT_TRIES):
+            if _bindable(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
+
+
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (0 when it cannot be read)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
 
 
 def _answers(url: str) -> bool:
