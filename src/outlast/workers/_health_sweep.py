@@ -3,7 +3,8 @@ service probed, healed or restarted (``outlast.recovery._sweep``), then every wo
 consumption checked and repaired (``_consumption_check``), all from the settings.
 
 The two share the sweep memory in the settings' Redis, so whichever worker process takes
-the next sweep goes on where this one stopped. Never raises a service's or worker's error.
+the next sweep goes on where this one stopped, and one sweep runs at a time (a lease).
+Never raises a service's or worker's error.
 """
 
 from __future__ import annotations
@@ -19,8 +20,25 @@ from outlast.workers._consumption_check import ConsumptionCheck
 __all__ = ["run_health_sweep"]
 
 
+SWEEP_LEASE = 300.0
+"""Seconds a sweep holds its lease at most: longer than any sweep (probe, heal, restart
+and its wait for the probe), short enough that a sweep killed mid-way blocks few others."""
+
+
 async def run_health_sweep(app: Any, *, memory: SweepMemory) -> dict[str, Any]:
-    """Sweep the services, then the workers; the report (the task's result)."""
+    """Sweep the services, then the workers, unless another sweep still runs (then the
+    report says ``skipped``); the report (the task's result)."""
+    token = await memory.lease("sweep", SWEEP_LEASE)
+    if token is None:
+        return {"skipped": True, "health": {}, "healed": [], "restarted": [], "failed": [],
+                "restart_due_in": {}, "consumers": []}  # fmt: skip
+    try:
+        return await _sweep(app, memory)
+    finally:
+        await memory.release("sweep", token)
+
+
+async def _sweep(app: Any, memory: SweepMemory) -> dict[str, Any]:
     settings = get_recovery_settings()
     configured_services()
     sweep = HealthSweep(
