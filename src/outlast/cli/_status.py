@@ -20,6 +20,7 @@ from outlast.store import Alert
 __all__ = ["add_status_parser", "run_status"]
 
 ALERT_LIMIT = 50
+MAX_TIMEOUT = 60.0
 
 
 def add_status_parser(commands: Any) -> None:
@@ -30,8 +31,21 @@ def add_status_parser(commands: Any) -> None:
     )
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
     status.add_argument(
-        "--timeout", type=float, default=1.0, help="how long to wait for workers' answers (1 s)"
+        "--timeout", type=seconds, default=1.0, help="how long to wait for workers' answers (1 s)"
     )
+
+
+def seconds(text: str) -> float:
+    """``--timeout``: a number of seconds above 0, at most 60."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds above 0 and at most 60"
+        )
+    return value
 
 
 def run_status(args: argparse.Namespace) -> int:

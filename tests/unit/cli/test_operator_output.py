@@ -11,6 +11,7 @@ from outlast.cli._alerts import duration
 from outlast.cli._console import table
 from outlast.cli._recover import render as render_sweep
 from outlast.cli._status import render as render_status
+from outlast.cli._status import seconds
 
 
 def test_table_aligns_columns_and_marks_missing_values() -> None:
@@ -69,3 +70,11 @@ def test_sweep_report_names_each_services_outcome() -> None:
     assert lines[3].split()[:2] == ["smtp", "no"]
     assert lines[3].endswith("not recovered (restart due in 12 s)")
     assert lines[-1].split() == ["w1@h", "emails", "lost_queue", "reconsume", "yes"]
+
+
+def test_status_timeout_is_a_bounded_number_of_seconds() -> None:
+    """--timeout takes seconds above 0 and up to 60; anything else is refused."""
+    assert seconds("0.5") == 0.5
+    for text in ("0", "-1", "61", "soon"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a number of seconds"):
+            seconds(text)
