@@ -119,19 +119,18 @@ async def test_a_consumer_frozen_on_a_dead_connection_is_found_by_its_canary(
             worker = start_worker(env, command)
             try:
                 assert await check.run() == []  # remembers the queues, sends the canaries
-                await asyncio.sleep(1.0)  # the first canary may be taken before the freeze
+                await asyncio.sleep(1.0)  # the first canary is usually taken before the freeze
                 assert proxy.freeze_consumers() >= 1
-                assert await check.run() == []  # judges the first, sends a new canary
+                found = await check.run()  # judges the first canary, sends a new one
                 await asyncio.sleep(1.5)
-                found = await check.run()
+                found += await check.run()  # the new one was never run
             finally:
                 worker.kill()  # a warm shutdown would wait on the dead connection
             attempts = await store.list_recovery_attempts(service=f"worker:{worker_name}")
         finally:
             client.close()
             await store.close()
-    assert found == [
-        {"worker": worker_name, "queue": "operations", "kind": "canary_lost",
-         "action": "record", "repaired": False},
-    ]  # fmt: skip
-    assert [a.successful for a in attempts] == [False]
+    lost = {"worker": worker_name, "queue": "operations", "kind": "canary_lost",
+            "action": "record", "repaired": False}  # fmt: skip
+    assert found in ([lost], [lost, lost])
+    assert [a.successful for a in attempts] == [False] * len(found)
