@@ -8,7 +8,8 @@ never takes another task (Celery #8030, #10205, #10302), and an operator's
   consuming by an earlier sweep (the queues each worker consumed are remembered in
   ``SweepMemory``);
 - **stalled queue**: the queue's depth (Redis broker) grew since the last sweep while the
-  workers consuming it started no task at all (their ``stats`` totals did not move);
+  workers consuming it started no task at all (their ``stats`` totals did not move) and
+  run none now (a worker busy with one long task is not stuck);
 - **canary lost**: a canary task sent to the queue by an earlier sweep did not run within
   ``canary_timeout`` while its consumers were idle (``_canary``; any broker).
 
@@ -106,7 +107,8 @@ def findings(
         started = sum(observed.started.get(w, 0) for w in consumers)
         queues[queue] = {"depth": depth, "started": started}
         before = queues_before.get(queue, {})
-        if _stalled(before, depth, started):
+        idle = not any(observed.busy.get(w, 0) for w in consumers)
+        if idle and _stalled(before, depth, started):
             found += [Finding("stalled_queue", w, queue) for w in consumers]
     return found, {_WORKERS: workers, _QUEUES: queues}
 

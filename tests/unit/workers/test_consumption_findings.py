@@ -27,13 +27,15 @@ def test_a_lost_queue_is_found_against_what_the_worker_consumed_before() -> None
 
 def test_a_queue_growing_while_no_task_starts_is_stalled() -> None:
     """Depth 3 then 5 and the consumer's task count unchanged: every consumer of it is
-    reported; had it started a task, nothing would be."""
+    reported; had it started a task, or were it running one now, nothing would be."""
     before: dict[str, Any] = {}
     _, before = findings(seen({"w1": ["emails"]}, {"w1": 10}, {"emails": 3}), before, 0.0)
     stalled, _ = findings(seen({"w1": ["emails"]}, {"w1": 10}, {"emails": 5}), before, 30.0)
     assert stalled == [Finding("stalled_queue", "w1", "emails")]
-    busy, _ = findings(seen({"w1": ["emails"]}, {"w1": 12}, {"emails": 5}), before, 30.0)
-    assert busy == []
+    started, _ = findings(seen({"w1": ["emails"]}, {"w1": 12}, {"emails": 5}), before, 30.0)
+    assert started == []
+    running = Observation({"w1": ["emails"]}, {"w1": 10}, {"emails": 5}, busy={"w1": 1})
+    assert findings(running, before, 30.0)[0] == []
 
 
 def test_an_unknown_depth_or_a_shrinking_queue_is_not_stalled() -> None:
