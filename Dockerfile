@@ -1,4 +1,5 @@
-# The image every Outlast service in docker-compose.yml runs: workers, beat and Flower.
+# The image every Outlast service in docker-compose.yml runs: workers, beat, Flower and the
+# health API.
 # Build: docker build -t outlast .   Run one part: docker run --env-file .env outlast worker
 FROM python:3.11-slim
 
@@ -10,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The local extra brings Flower (the web page of `outlast flower`).
+# Extras: local (Flower, the embedded Redis), notify (Slack and Twilio clients for alerts),
+# api (FastAPI and uvicorn for `outlast api`).
 RUN pip install ".[local,notify,api]"
 
 # Workers never run as root: a task's code runs with no more rights than it needs.

@@ -208,8 +208,9 @@ def _add_flower(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _add_dev(commands: argparse._SubParsersAction[_Parser]) -> None:
     dev = commands.add_parser(
         "dev",
-        help="run a worker per queue, beat and Flower on this machine, on the Redis at "
-        "OUTLAST_REDIS_URL or an embedded one; Ctrl-C stops it all; exits 1 if a child dies",
+        help="run a worker per queue, beat, Flower and the health API (loopback, a token for "
+        "the session) on this machine, on the Redis at OUTLAST_REDIS_URL or an embedded one; "
+        "Ctrl-C stops it all; exits 1 if a child dies",
     )
     dev.add_argument(
         "-c", "--concurrency", type=_positive, default=1, help="pool size of each worker (1)"
