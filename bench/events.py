@@ -4,7 +4,8 @@ Prints:
 
 - ``record_error_event`` calls per second into the buffer, in one process (target >= 100,000);
 - flush throughput: events per second built and counted into Redis (target >= 20,000), and
-  the same with every event also written to the store;
+  the same with every event also written to the store; both for varied messages and for a
+  burst of one repeating error (whose built parts the flusher caches);
 - the added cost of monitoring on the ``@handle_errors`` success path (target < 0.5 us);
 - with ``--outage``: 5 s of Redis down while events keep coming, then every one counted.
 
@@ -59,6 +60,19 @@ def errors(count: int) -> list[BaseException]:
     return made
 
 
+def burst(count: int) -> list[BaseException]:
+    """``count`` raised errors of a burst: one failure repeating from one place (four
+    messages), as when a dependency goes down."""
+    made: list[BaseException] = []
+    messages = [f"connect to db{m}.example.com:5432 refused" for m in range(4)]
+    for index in range(count):
+        try:
+            raise ConnectionError(messages[index % 4])
+        except ConnectionError as error:
+            made.append(error)
+    return made
+
+
 def monitor(namespace: str, *, store: bool, interval: float) -> ErrorMonitor:
     """A monitor on the bench Redis; ``interval`` 3600 keeps the flusher asleep until flush."""
 
@@ -71,12 +85,15 @@ def monitor(namespace: str, *, store: bool, interval: float) -> ErrorMonitor:
     )  # fmt: skip
 
 
-def record_and_flush(count: int, *, store: bool) -> tuple[float, float, float]:
+def record_and_flush(
+    count: int, *, store: bool, repeated: bool = False
+) -> tuple[float, float, float]:
     """(record calls per second, flush events per second, flush events per CPU second of
-    this process) for ``count`` events. The CPU figure holds on a loaded machine, where
-    the flusher thread gets only part of a core: the caller only polls meanwhile."""
+    this process) for ``count`` events (varied messages, or a ``repeated`` burst). The CPU
+    figure holds on a loaded machine, where the flusher thread gets only part of a core:
+    the caller only polls meanwhile."""
     namespace = f"bench-events-{uuid.uuid4().hex[:10]}"
-    made = errors(count)
+    made = burst(count) if repeated else errors(count)
     context = ErrorContext(operation="bench.write")
     target = monitor(namespace, store=store, interval=3600)
     try:
@@ -157,6 +174,12 @@ def main() -> None:
     _, stored, stored_cpu = record_and_flush(STORED_EVENTS, store=True)
     print(f"flush into Redis and the store:     {stored:>10,.0f} events/s"
           f"; {stored_cpu:,.0f} per CPU second")  # fmt: skip
+    _, burst_flushed, burst_cpu = record_and_flush(EVENTS, store=False, repeated=True)
+    print(f"same, a burst of one error (counters): {burst_flushed:>7,.0f} events/s"
+          f"; {burst_cpu:,.0f} per CPU second")  # fmt: skip
+    _, burst_stored, burst_stored_cpu = record_and_flush(STORED_EVENTS, store=True, repeated=True)
+    print(f"same, a burst of one error (store):    {burst_stored:>7,.0f} events/s"
+          f"; {burst_stored_cpu:,.0f} per CPU second")  # fmt: skip
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     without, with_monitoring = success_path_cost()
     added = with_monitoring - without

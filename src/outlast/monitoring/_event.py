@@ -3,7 +3,10 @@
 A caller hands over a :class:`Capture` (the exception, its context, when); the flusher turns
 it into an :class:`ErrorEventData` (redacted, normalized, fingerprinted, categorized,
 traceback trimmed) and that into the store's ``ErrorEvent`` record. The exception object is
-dropped once the event is built, so a held buffer keeps no frames alive.
+dropped once the event is built, so a held buffer keeps no frames alive. The text parts
+(redaction, normalization, fingerprint, traceback) are kept in a bounded LRU keyed on what
+decides them, so a repeated error costs one look-up; the cache holds text and code
+locations, never an exception or a frame.
 
 Never raises for odd input: a context that is neither an ``ErrorContext`` nor a mapping is
 recorded as the operation ``"unknown"``.
@@ -11,15 +14,16 @@ recorded as the operation ``"unknown"``.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from outlast.errors import ErrorContext, ErrorSeverity
 from outlast.monitoring._category import ErrorCategory, categorize
-from outlast.monitoring._fingerprint import fingerprint, frames_of, top_in_app_frame
+from outlast.monitoring._fingerprint import Frame, fingerprint, frames_of, top_in_app_frame
 from outlast.monitoring._normalize import parameterize
 from outlast.monitoring._redact import redact
 
@@ -27,6 +31,11 @@ __all__ = ["DEFAULT_SEVERITY", "Capture", "ErrorEventData", "build_event", "serv
 
 MAX_MESSAGE: Final = 1000
 """Characters of a message kept (after redaction)."""
+
+PARTS_CACHE_SIZE: Final = 4096
+"""Distinct (error type, message, code location, operation) whose built parts are kept."""
+MAX_CACHED_MESSAGE: Final = 4 * MAX_MESSAGE
+"""Longer raw messages are built every time (a cache of them would hold too much)."""
 
 _HOST: Final = socket.gethostname()
 
@@ -106,23 +115,20 @@ def build_event(capture: Capture) -> ErrorEventData:
     """The monitored event of ``capture``."""
     error = capture.error
     operation, user_id, request_id, metadata = _context_parts(capture.context)
-    error_type = f"{type(error).__module__}.{type(error).__qualname__}"
-    message = redact(_message_of(error))[:MAX_MESSAGE]
-    normalized = parameterize(message)
+    raw = _message_of(error)
     frames = frames_of(error.__traceback__)
+    # Bursts repeat the same error from the same place: its text parts are built once.
+    built = _parts if len(raw) > MAX_CACHED_MESSAGE else _cached_parts
+    kind = type(error)
+    parts = built(f"{kind.__module__}.{kind.__qualname__}", raw, frames, operation)
     category = categorize(error)
     return ErrorEventData(
         id=os.urandom(16).hex(),
         occurred_at=capture.occurred_at,
-        fingerprint=fingerprint(
-            error_type=error_type,
-            normalized_message=normalized,
-            operation=operation,
-            frame=top_in_app_frame(frames),
-        ),
-        error_type=error_type,
-        message=message,
-        normalized_message=normalized,
+        fingerprint=parts.fingerprint,
+        error_type=parts.error_type,
+        message=parts.message,
+        normalized_message=parts.normalized,
         operation=operation,
         service=service_of(operation, metadata),
         user_id=user_id,
@@ -131,11 +137,42 @@ def build_event(capture: Capture) -> ErrorEventData:
         category=category,
         recovery_attempted=capture.recovery_attempted,
         recovery_successful=capture.recovery_successful,
-        traceback=tuple(f.label() for f in frames),
+        traceback=parts.traceback,
         host=_HOST,
         pid=os.getpid(),
         metadata=_json_safe(metadata),
     )
+
+
+class _Parts(NamedTuple):
+    """What an event's error, message, code location and operation alone decide."""
+
+    error_type: str
+    message: str
+    normalized: str
+    fingerprint: str
+    traceback: tuple[str, ...]
+
+
+def _parts(error_type: str, raw: str, frames: tuple[Frame, ...], operation: str) -> _Parts:
+    """Redaction, normalization, fingerprint and trimmed traceback: pure functions of the
+    arguments, so a cache of them returns exactly what building again would."""
+    message = redact(raw)[:MAX_MESSAGE]
+    normalized = parameterize(message)
+    labels, frame = _frame_parts(frames)
+    found = fingerprint(
+        error_type=error_type, normalized_message=normalized, operation=operation, frame=frame
+    )
+    return _Parts(error_type, message, normalized, found, labels)
+
+
+_cached_parts: Final = functools.lru_cache(maxsize=PARTS_CACHE_SIZE)(_parts)
+
+
+@functools.lru_cache(maxsize=PARTS_CACHE_SIZE)  # code locations repeat even as messages vary
+def _frame_parts(frames: tuple[Frame, ...]) -> tuple[tuple[str, ...], str]:
+    """The trimmed traceback's labels and the top in-app frame of ``frames``."""
+    return tuple(f.label() for f in frames), top_in_app_frame(frames)
 
 
 def _message_of(error: BaseException) -> str:

@@ -88,4 +88,6 @@ def top_in_app_frame(frames: tuple[Frame, ...]) -> str:
 def fingerprint(*, error_type: str, normalized_message: str, operation: str, frame: str) -> str:
     """The group key of an error: 32 hex characters."""
     parts = (GROUPING_VERSION, error_type, normalized_message, operation, frame)
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+    # A lone surrogate (undecodable bytes in a message) is hashed as its escape, not lost.
+    key = "\x1f".join(parts).encode("utf-8", "backslashreplace")
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
