@@ -3,9 +3,9 @@
 On a Redis broker every worker writes a heartbeat every ``orphan_heartbeat_interval``
 seconds that lapses ``orphan_heartbeat_ttl`` seconds after the last one, and records the
 messages it holds. Once a worker's heartbeat has lapsed, its unacknowledged messages go
-back to their queues, once: checked every ``orphan_check_interval`` seconds by beat's
-``outlast.recovery.requeue_orphans`` and, unless ``orphan_check_in_workers`` is off, by
-every worker on its own heartbeat. ``orphan_recovery`` off leaves kombu's visibility
+back to their queues, once: checked by every worker after each of its beats (unless
+``orphan_check_in_workers`` is off) and every ``orphan_check_interval`` seconds by beat's
+``outlast.recovery.requeue_orphans``. ``orphan_recovery`` off leaves kombu's visibility
 timeout as the only way back. Read only where workers and beat run.
 """
 

@@ -2,7 +2,7 @@
 queue, once.
 
 Beat sends ``outlast.recovery.requeue_orphans`` every ``orphan_check_interval`` seconds;
-every worker on a Redis broker also runs the same check on its heartbeat thread (unless
+every worker on a Redis broker also runs the same check after each heartbeat (unless
 ``orphan_check_in_workers`` is off), so the task is the backstop, not the only way. See
 ``outlast.workers._orphans`` for what a check does and why it moves a message only once.
 """

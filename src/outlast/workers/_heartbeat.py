@@ -5,8 +5,9 @@ and adds the worker to the registry the orphan check reads (``_orphans``). The b
 in a daemon thread, not on the worker's event loop: a loop busy for a while is not a dead
 worker, and the beats must go on through a warm shutdown while the pool finishes its
 tasks (the thread ends with the process, and the key lapses ``ttl`` seconds later). The
-same thread may run the orphan check every ``check_interval`` seconds, so a dead worker's
-messages come back without a ``recovery`` worker or beat.
+same thread may run the orphan check every ``check_interval`` seconds (the worker's guard
+runs it after every beat), so a dead worker's messages come back without a ``recovery``
+worker or beat.
 
 A beat that finds its previous key already expired means this worker was out of touch
 longer than the TTL (a frozen process, a partition): other workers may have moved the

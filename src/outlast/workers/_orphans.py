@@ -138,8 +138,9 @@ class OrphanCheck:
             return CheckReport()
         pushes = restore()
         moved = {worker: self.requeue(worker, pushes) for worker in dead}
-        for worker, count in moved.items():
-            log.warning("orphans: worker=%s dead, %d message(s) moved back", worker, count)
+        for worker, count in moved.items():  # a clean exit leaves nothing to move
+            level = logging.WARNING if count else logging.DEBUG
+            log.log(level, "orphans: worker=%s dead, %d message(s) moved back", worker, count)
         return CheckReport(dead=tuple(dead), moved=moved)
 
     def requeue(self, worker: str, restore: Restore) -> int:
