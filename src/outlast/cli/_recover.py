@@ -9,6 +9,9 @@ could not heal is handed to the workers to heal again, as the scheduled sweep do
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from outlast.cli._console import checked_link, emit_json, table
@@ -16,6 +19,8 @@ from outlast.cli._console import checked_link, emit_json, table
 __all__ = ["add_recover_parser", "run_recover"]
 
 BROKER_TIMEOUT = 2.0
+BUSY_WAIT = 10.0
+"""Seconds ``recover`` waits for a sweep already running elsewhere (one runs at a time)."""
 
 
 def add_recover_parser(commands: Any) -> None:
@@ -35,12 +40,34 @@ def run_recover(args: argparse.Namespace) -> int:
 
     check_broker(app, BROKER_TIMEOUT)  # the sweep hands what it could not heal to workers
 
-    report: dict[str, Any] = health_sweep()
+    report = sweep_when_free(health_sweep)
+    if report is None:
+        print(
+            f"outlast recover: another health sweep is still running after {BUSY_WAIT:.0f} s "
+            "(one runs at a time); try again when it ends",
+            file=sys.stderr,
+        )
+        return 1
     if args.json:
         emit_json(report)
     else:
         print(render(report))
     return 0
+
+
+def sweep_when_free(
+    sweep: Callable[[], dict[str, Any]], *, wait: float = BUSY_WAIT, pause: float = 0.5
+) -> dict[str, Any] | None:
+    """The report of one sweep run here, retried while another sweep holds the lease; None
+    when the lease stays taken for ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        report = sweep()
+        if not report.get("skipped"):
+            return report
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(pause)
 
 
 def _action(name: str, report: dict[str, Any]) -> str:
