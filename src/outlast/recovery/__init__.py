@@ -6,6 +6,7 @@ monitoring, the API or the CLI. Recovery failures reach monitoring as ``Recovery
 events on the resilience event bus.
 """
 
+from outlast.recovery._configured import configured_services
 from outlast.recovery._default import recover_from_database_error, recovery_manager, services
 from outlast.recovery._managed_client import ManagedClient
 from outlast.recovery._manager import RecoveryManager
@@ -50,6 +51,7 @@ __all__ = [
     "SweepMemory",
     "SweepReport",
     "WebhookRestart",
+    "configured_services",
     "http_probe",
     "managed_mongo",
     "managed_redis",
