@@ -25,11 +25,28 @@ class OrphanSettings(SettingsBase):
     (``OUTLAST_ORPHAN_*``); the TTL must be at least twice the heartbeat interval, so one
     late beat is not a death."""
 
-    orphan_recovery: bool = True
-    orphan_heartbeat_interval: float = Field(default=2.0, gt=0, le=60)
-    orphan_heartbeat_ttl: float = Field(default=6.0, gt=0, le=600)
-    orphan_check_interval: float = Field(default=5.0, gt=0, le=600)
-    orphan_check_in_workers: bool = True
+    orphan_recovery: bool = Field(
+        default=True,
+        description="Record held messages and beat a heartbeat on a Redis broker; off leaves "
+        "kombu's visibility timeout as the only way a dead worker's messages come back.",
+    )
+    orphan_heartbeat_interval: float = Field(
+        default=2.0, gt=0, le=60, description="Seconds between a worker's heartbeats."
+    )
+    orphan_heartbeat_ttl: float = Field(
+        default=6.0, gt=0, le=600,
+        description="Seconds after its last beat that a worker counts as dead (at least "
+        "twice the interval).",
+    )  # fmt: skip
+    orphan_check_interval: float = Field(
+        default=5.0, gt=0, le=600,
+        description="Seconds between beat's runs of outlast.recovery.requeue_orphans.",
+    )  # fmt: skip
+    orphan_check_in_workers: bool = Field(
+        default=True,
+        description="Every worker also runs the orphan check after each of its beats, so "
+        "no recovery worker or beat is needed for it.",
+    )
 
     @field_validator("orphan_heartbeat_ttl")
     @classmethod
