@@ -144,11 +144,22 @@ def _placeholder(match: re.Match[str]) -> str:
 # without them is parameterized word by word, skipping plain words: the same result (no
 # pattern looks past a space), several times faster.
 _SPANS_SPACES: Final = re.compile(r"\d \d|\d ?[AaPp][Mm]\b|datetime\(|=['\"]|" + "|".join(_MONTHS))
+_DIGIT_SPACES: Final = re.compile(r"\d(?: \d| ?[AaPp][Mm]\b)")
+_LITERAL_SPANS: Final = re.compile(r"datetime\(|=['\"]|" + "|".join(_MONTHS))
+
+
+def spans_spaces(message: str) -> bool:
+    """Whether ``_SPANS_SPACES`` is found in ``message``: its literal alternatives and its
+    digit ones searched by two patterns (together about twice as fast as the one combined
+    pattern)."""
+    if _LITERAL_SPANS.search(message) is not None:
+        return True
+    return _DIGIT_SPACES.search(message) is not None
 
 
 def parameterize(message: str) -> str:
     """``message`` with each variable value replaced by ``<kind>`` (``<email>``, ``<int>``...)."""
-    if _SPANS_SPACES.search(message) is not None:
+    if spans_spaces(message):
         return _parameterize_whole(message)
     return " ".join(_parameterize_word(w) for w in message.split(" "))
 
