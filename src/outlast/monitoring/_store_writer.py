@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Final
 
 from outlast.errors import ErrorSeverity, StoreUnavailableError
 from outlast.monitoring._batch import Batch
@@ -60,6 +60,7 @@ def _sound(event: ErrorEventData) -> bool:
     that are bools, and metadata of finite numbers (the rest our builder guarantees)."""
     occurred = event.occurred_at
     successful = event.recovery_successful
+    metadata = event.metadata
     return (
         type(occurred) is float
         and 0.0 <= occurred < math.inf
@@ -69,40 +70,55 @@ def _sound(event: ErrorEventData) -> bool:
         and bool(event.operation)
         and bool(event.error_type)
         and _encodable(event.message, event.operation, event.error_type)
-        and all(not isinstance(v, float) or math.isfinite(v) for v in event.metadata.values())
+        and (not metadata or all(_finite(v) for v in metadata.values()))
     )
 
 
 def _encodable(*texts: str) -> bool:
     try:
         for text in texts:
-            text.encode("utf-8")
+            if not text.isascii():  # ASCII (most text) needs no encoding to know
+                text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
 
 
+def _finite(value: object) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _unchecked_record(event: ErrorEventData) -> ErrorEvent:
     """The ``ErrorEvent`` the checked constructor would make of a sound ``event``."""
-    values: dict[str, Any] = {
-        "id": event.id, "error_type": event.error_type, "message": event.message,
-        "severity": event.severity, "occurred_at": event.occurred_at,
-        "operation": event.operation, "fingerprint": event.fingerprint, "task_name": None,
-        "context": event.as_dict(), "recovery_attempted": event.recovery_attempted,
-        "recovery_successful": event.recovery_successful,
-    }  # fmt: skip
+    values = (  # in the order of _RECORD_FIELDS
+        event.error_type,
+        event.message,
+        event.severity,
+        event.occurred_at,
+        event.operation,
+        event.fingerprint,
+        None,
+        event.as_dict(),
+        event.recovery_attempted,
+        event.recovery_successful,
+        event.id,
+    )
     record = object.__new__(ErrorEvent)
-    for name in _RECORD_FIELDS:
-        object.__setattr__(record, name, values[name])
+    for set_field, value in zip(_SETTERS, values, strict=True):
+        set_field(record, value)
     return record
 
 
 _RECORD_FIELDS: Final = tuple(spec.name for spec in dataclasses.fields(ErrorEvent))
-_FIELDS_KNOWN: Final = set(_RECORD_FIELDS) == {
-    "id", "error_type", "message", "severity", "occurred_at", "operation", "fingerprint",
-    "task_name", "context", "recovery_attempted", "recovery_successful",
-}  # fmt: skip
-"""Whether the record has exactly the fields set above (a new one: every record checked)."""
+_FIELDS_KNOWN: Final = _RECORD_FIELDS == (
+    "error_type", "message", "severity", "occurred_at", "operation", "fingerprint",
+    "task_name", "context", "recovery_attempted", "recovery_successful", "id",
+)  # fmt: skip
+"""Whether the record has exactly the fields above, in that order (else every record is
+made by its checked constructor)."""
+_SETTERS: Final[tuple[Callable[[object, object], None], ...]] = tuple(
+    getattr(ErrorEvent, name).__set__ for name in _RECORD_FIELDS
+)  # the slots' own setters: a frozen record refuses plain attribute assignment
 
 
 class StoreWriter:
