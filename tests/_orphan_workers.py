@@ -5,13 +5,15 @@ worker, sending, and reading each message's runs.
 The holding worker runs ``-c CONCURRENCY`` pool processes with a prefetch multiplier of
 ``HELD / CONCURRENCY``: it holds ``HELD`` messages unacknowledged, ``CONCURRENCY`` of
 them running (each run blocks its process until the worker is killed) and the rest
-reserved, never started.
+reserved, never started. ``ALL_RUNNING`` is a holder whose ``HELD`` threads all run one
+message each when it is killed.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -23,8 +25,11 @@ from outlast.workers._orphan_guard import orphan_keys
 from outlast.workers._watchdog import QueueDepth
 
 __all__ = [
+    "ALL_RUNNING",
     "CONCURRENCY",
     "HELD",
+    "PREFORK",
+    "Holder",
     "Runs",
     "held_count",
     "orphan_env",
@@ -41,6 +46,22 @@ HELD = 20
 QUEUE = "operations"
 
 
+@dataclass(frozen=True)
+class Holder:
+    """How the holding worker holds ``HELD`` messages: ``running`` of them run at once."""
+
+    pool: str
+    running: int
+
+    @property
+    def prefetch(self) -> int:
+        return HELD // self.running
+
+
+PREFORK = Holder("prefork", CONCURRENCY)
+ALL_RUNNING = Holder("threads", HELD)
+
+
 def orphan_env(redis_url: str, broker_url: str, namespace: str, **settings: str) -> dict[str, str]:
     """Workers on ``broker_url`` running ``_ops_orphans``; ``settings`` adds ``OUTLAST_*``."""
     return {
@@ -54,10 +75,12 @@ def orphan_env(redis_url: str, broker_url: str, namespace: str, **settings: str)
     }
 
 
-def start_holder(env: dict[str, str]) -> WorkerProcess:
+def start_holder(env: dict[str, str], holder: Holder = PREFORK) -> WorkerProcess:
     """A worker whose runs hold their process; it takes up to ``HELD`` messages."""
-    command = celery_worker_command([QUEUE], concurrency=CONCURRENCY, name="orphan-holder")
-    command += ["--prefetch-multiplier", str(HELD // CONCURRENCY)]
+    command = celery_worker_command(
+        [QUEUE], concurrency=holder.running, pool=holder.pool, name="orphan-holder"
+    )
+    command += ["--prefetch-multiplier", str(holder.prefetch)]
     return start_worker({**env, "OUTLAST_TEST_ORPHAN_HOLD": "1"}, command)
 
 
@@ -100,11 +123,13 @@ def held_count(results: Celery) -> int:
         client.close()
 
 
-def wait_until_held(results: Celery, runs: Runs, *, timeout: float = 30.0) -> None:
-    """Until the holding worker has taken every message and ``CONCURRENCY`` run."""
+def wait_until_held(
+    results: Celery, runs: Runs, *, running: int = CONCURRENCY, timeout: float = 30.0
+) -> None:
+    """Until the holding worker has taken every message and ``running`` run."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if queue_depth(results) == 0 and len(runs.starts()) == CONCURRENCY:
+        if queue_depth(results) == 0 and len(runs.starts()) == running:
             return
         time.sleep(0.1)
     raise AssertionError(f"not held: depth {queue_depth(results)}, starts {runs.starts()}")
