@@ -46,34 +46,39 @@ return false
 """
 
 #: KEYS: the chunk's distinct indexes (m of them), then one item per record.
-#: ARGV: m, prune-at-or-below (""), then per record: id, document, score, ttl ms ("0":
-#: none), and its indexes as positions in KEYS ("1,2,4"). Stores each document whose id is
-#: not taken (first write wins, within the chunk too) and indexes it; prunes and extends
-#: each index once; returns how many were new. Writes nothing when an index cannot be
-#: written.
+#: ARGV: m, prune-at-or-below (""), the length in bytes of the item keys' prefix (a
+#: record's id is the rest of its key), the documents joined by "\n", and one line per
+#: record: "<score> <ttl ms, 0: none> <its indexes as positions in KEYS: 1,2,4>\n".
+#: Stores each document whose id is not taken (first write wins, within the chunk too) and
+#: indexes it; prunes and extends each index once; returns how many were new. Writes
+#: nothing when an index cannot be written.
 PUT_MANY_INDEXED = """
-local m = tonumber(ARGV[1])
+local m, skip = tonumber(ARGV[1]), tonumber(ARGV[3])
 for i = 1, m do
   local kind = redis.call('TYPE', KEYS[i])['ok']
   if kind ~= 'none' and kind ~= 'zset' then
     return redis.error_reply('WRONGTYPE index ' .. KEYS[i] .. ' holds a ' .. kind)
   end
 end
+local documents = string.gmatch(ARGV[4], '[^\\n]+')
+local lines = string.gmatch(ARGV[5], '(%S+) (%d+) (%S+)\\n')
 local longest, new = {}, 0
 for r = 1, #KEYS - m do
-  local at = 3 + (r - 1) * 5
-  local ttl = tonumber(ARGV[at + 3])
+  local item, document = KEYS[m + r], documents()
+  local score, ttl, positions = lines()
+  ttl = tonumber(ttl)
   local stored
   if ttl > 0 then
-    stored = redis.call('SET', KEYS[m + r], ARGV[at + 1], 'PX', ttl, 'NX')
+    stored = redis.call('SET', item, document, 'PX', ttl, 'NX')
   else
-    stored = redis.call('SET', KEYS[m + r], ARGV[at + 1], 'NX')
+    stored = redis.call('SET', item, document, 'NX')
   end
   if stored then
     new = new + 1
-    for position in string.gmatch(ARGV[at + 4], '%d+') do
+    local id = string.sub(item, skip + 1)
+    for position in string.gmatch(positions, '%d+') do
       local i = tonumber(position)
-      redis.call('ZADD', KEYS[i], ARGV[at + 2], ARGV[at])
+      redis.call('ZADD', KEYS[i], score, id)
       if ttl > (longest[i] or 0) then longest[i] = ttl end
     end
   end

@@ -22,6 +22,7 @@ from redis.asyncio.client import Pipeline
 
 from outlast.store._collections import Collection, Filters, FilterValue
 from outlast.store._document import Record
+from outlast.store.redis._redis_batch import put_many_call
 from outlast.store.redis._redis_client import Connection
 from outlast.store.redis._redis_transact import transact
 
@@ -41,6 +42,11 @@ def encode(document: dict[str, Any]) -> str:
 def decode(kind: type[R], raw: str | bytes) -> R:
     """The record stored as ``raw``."""
     return kind.from_document(json.loads(raw))
+
+
+def _encoded(record: Record) -> str:
+    """The stored document of ``record``."""
+    return encode(record.to_document())
 
 
 def ttl_ms(seconds: float) -> int:
@@ -80,17 +86,24 @@ class RedisTimeline(Generic[R]):
         """Every index ``record`` belongs to: one per subset of its filter values."""
         return self._index_keys_of(record.to_document())
 
+    def filter_values(self, record: R) -> Filters:
+        """The record's filter values as its document holds them (None left out), sorted
+        by name."""
+        return self._present(record.to_document())
+
     def _index_keys_of(self, document: dict[str, Any]) -> list[str]:
-        present = tuple(
+        return list(self.index_keys_for(self._present(document)))
+
+    def _present(self, document: dict[str, Any]) -> Filters:
+        return tuple(
             sorted(
                 (name, document[name])
                 for name in self.spec.filter_fields
                 if document[name] is not None
             )
         )
-        return list(self._index_keys_for(present))
 
-    def _index_keys_for(self, present: Filters) -> tuple[str, ...]:
+    def index_keys_for(self, present: Filters) -> tuple[str, ...]:
         """The index keys of a record with filter values ``present`` (cached per instance:
         records of a batch mostly share them)."""
         found = self._index_cache.get(present)
@@ -117,24 +130,10 @@ class RedisTimeline(Generic[R]):
     async def put_many(self, conn: Connection, records: Sequence[R], *, now: float) -> int:
         """Store each record as :meth:`put` does, in one script call (each distinct index
         is checked, pruned and extended once); how many were new."""
-        indexes: dict[str, int] = {}
-        items: list[str] = []
-        args: list[str | int] = []
-        for record in records:
-            planned = self._put_call(record, now=now)
-            if planned is None:
-                continue
-            (item, *keys), (item_id, document, score, expiry, _) = planned
-            positions = [indexes.setdefault(key, len(indexes) + 1) for key in keys]
-            items.append(item)
-            args += [item_id, document, score, expiry, ",".join(map(str, positions))]
-        if not items:
+        planned = put_many_call(self, records, now=now, encode=_encoded)
+        if planned is None:
             return 0
-        prune = "" if self.retention is None else repr(now - self.retention)
-        new = await conn.put_many_indexed(
-            keys=[*indexes, *items], args=[len(indexes), prune, *args]
-        )
-        return int(new)
+        return int(await conn.put_many_indexed(keys=planned[0], args=planned[1]))
 
     def _put_call(
         self, record: R, *, now: float
