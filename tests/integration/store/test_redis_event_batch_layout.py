@@ -107,3 +107,24 @@ async def test_a_batch_stores_exactly_what_single_writes_store(
     first = events[3]
     assert stored == json.dumps(first.to_document(), separators=(",", ":")).encode()
     assert await batched.list_error_events(limit=100) == await single.list_error_events(limit=100)
+
+
+async def test_a_batch_larger_than_one_zadd_is_indexed_whole(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    """A batch putting 5,000 members in one index (more than Lua can unpack into one ZADD)
+    is listed and counted whole, per filter too."""
+    _, batched = stores
+    events = [
+        error_event(
+            id=f"e{index}", occurred_at=1_700_000_000.0 - index / 10, fingerprint=f"fp-{index % 2}"
+        )
+        for index in range(5_000)
+    ]
+    assert await batched.record_error_events(events) == 5_000
+    assert await batched.count_error_events() == 5_000
+    assert (
+        await batched.count_error_events(fingerprint="fp-1", severity=ErrorSeverity.HIGH) == 2_500
+    )
+    listed = await batched.list_error_events(limit=5_000)
+    assert [event.id for event in listed] == [event.id for event in events]

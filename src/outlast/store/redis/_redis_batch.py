@@ -2,11 +2,13 @@
 of arguments.
 
 redis-py packs every argument in Python, so a chunk goes as a few large arguments rather
-than several per record: the documents joined by newlines (compact ASCII JSON never holds
-a raw newline), and the score, TTL and index positions of each record on one line of a
-second argument. Each record's id is the end of its item key, which the script reads back.
-Records of a chunk mostly share their filter values, so their index positions are worked
-out once per distinct set of values. The documents are exactly those a single put stores.
+than several per record: the documents end to end, and one line per record with its score,
+TTL, index positions and document length (documents are JSON with ASCII escapes, so their
+length in characters is their length in bytes). Each record's id is the end of its item
+key, which the script reads back. Records of a chunk mostly share their filter values, so
+their index positions are worked out once per distinct set of values; the script adds the
+members of each index in a few large ``ZADD`` calls. The documents are exactly those a
+single put stores.
 """
 
 from __future__ import annotations
@@ -72,10 +74,11 @@ def put_many_call(
                 str(indexes.setdefault(key, len(indexes) + 1)) for key in keys
             )
         items.append(item_prefix + record.id)
-        documents.append(encode(record))
-        lines.append(f"{score!r} {expiry} {positions}\n")
+        document = encode(record)
+        documents.append(document)
+        lines.append(f"{score!r} {expiry} {positions} {len(document)}\n")
     if not items:
         return None
     prune = "" if retention is None else repr(now - retention)
     skip = len(item_prefix.encode())
-    return [*indexes, *items], [len(indexes), prune, skip, "\n".join(documents), "".join(lines)]
+    return [*indexes, *items], [len(indexes), prune, skip, "".join(documents), "".join(lines)]

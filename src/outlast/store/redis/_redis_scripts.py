@@ -47,8 +47,8 @@ return false
 
 #: KEYS: the chunk's distinct indexes (m of them), then one item per record.
 #: ARGV: m, prune-at-or-below (""), the length in bytes of the item keys' prefix (a
-#: record's id is the rest of its key), the documents joined by "\n", and one line per
-#: record: "<score> <ttl ms, 0: none> <its indexes as positions in KEYS: 1,2,4>\n".
+#: record's id is the rest of its key), the documents end to end, and one line per record:
+#: "<score> <ttl ms, 0: none> <its indexes as positions in KEYS: 1,2,4> <document length>\n".
 #: Stores each document whose id is not taken (first write wins, within the chunk too) and
 #: indexes it; prunes and extends each index once; returns how many were new. Writes
 #: nothing when an index cannot be written.
@@ -60,13 +60,15 @@ for i = 1, m do
     return redis.error_reply('WRONGTYPE index ' .. KEYS[i] .. ' holds a ' .. kind)
   end
 end
-local documents = string.gmatch(ARGV[4], '[^\\n]+')
-local lines = string.gmatch(ARGV[5], '(%S+) (%d+) (%S+)\\n')
-local longest, new = {}, 0
+local documents, at = ARGV[4], 1
+local lines = string.gmatch(ARGV[5], '(%S+) (%d+) (%S+) (%d+)\\n')
+local longest, members, new = {}, {}, 0
+for i = 1, m do members[i] = {} end
 for r = 1, #KEYS - m do
-  local item, document = KEYS[m + r], documents()
-  local score, ttl, positions = lines()
-  ttl = tonumber(ttl)
+  local score, ttl, positions, length = lines()
+  local item, next_at = KEYS[m + r], at + tonumber(length)
+  local document = string.sub(documents, at, next_at - 1)
+  at, ttl = next_at, tonumber(ttl)
   local stored
   if ttl > 0 then
     stored = redis.call('SET', item, document, 'PX', ttl, 'NX')
@@ -78,12 +80,20 @@ for r = 1, #KEYS - m do
     local id = string.sub(item, skip + 1)
     for position in string.gmatch(positions, '%d+') do
       local i = tonumber(position)
-      redis.call('ZADD', KEYS[i], score, id)
+      local added = members[i]
+      added[#added + 1] = score
+      added[#added + 1] = id
       if ttl > (longest[i] or 0) then longest[i] = ttl end
     end
   end
 end
+-- One ZADD per index and slice of members (unpack has a limit): far fewer calls than one
+-- per record and index.
 for i = 1, m do
+  local added = members[i]
+  for first = 1, #added, 1000 do
+    redis.call('ZADD', KEYS[i], unpack(added, first, math.min(first + 999, #added)))
+  end
   if ARGV[2] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[2]) end
   local ttl = longest[i]
   if ttl and redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
