@@ -5,9 +5,13 @@ Beat sends ``outlast.recovery.requeue_orphans`` every ``orphan_check_interval`` 
 every worker on a Redis broker also runs the same check after each heartbeat (unless
 ``orphan_check_in_workers`` is off), so the task is the backstop, not the only way. See
 ``outlast.workers._orphans`` for what a check does and why it moves a message only once.
+A move the task made is recorded (``outlast.workers._orphan_records``) before it returns,
+or within ``RECORD_WAIT`` seconds.
 """
 
 from __future__ import annotations
+
+from typing import Any, Final
 
 from outlast.workers import app
 from outlast.workers._orphan_guard import check_orphans
@@ -15,10 +19,12 @@ from outlast.workers._orphan_guard import check_orphans
 __all__ = ["REQUEUE_ORPHANS", "requeue_orphans"]
 
 REQUEUE_ORPHANS = "outlast.recovery.requeue_orphans"
+RECORD_WAIT: Final = 10.0
 
 
-@app.task(name=REQUEUE_ORPHANS)
-def requeue_orphans() -> dict[str, int]:
+@app.task(name=REQUEUE_ORPHANS, bind=True)
+def requeue_orphans(self: Any) -> dict[str, int]:
     """Move the messages of workers whose heartbeat lapsed back to their queues; the
     number moved per dead worker (empty when none died, or the broker is not Redis)."""
-    return dict(check_orphans(app).moved)
+    by = f"{REQUEUE_ORPHANS}@{self.request.hostname}"
+    return dict(check_orphans(app, by=by, wait=RECORD_WAIT).moved)

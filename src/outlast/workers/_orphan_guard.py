@@ -6,8 +6,10 @@ before any message arrives; the first time, it beats once and starts the heartbe
 thread (``_heartbeat``), which also runs the orphan check (``_orphans``) after every
 beat unless ``orphan_check_in_workers`` is off (a check that finds no dead worker costs a
 set read and one pipelined EXISTS per known worker), so a dead worker's messages move
-within a beat of its heartbeat lapsing. On any other broker it does nothing: RabbitMQ itself
-requeues a dead consumer's messages when its connection closes.
+within a beat of its heartbeat lapsing. A check that moved messages records each move
+(``_orphan_records``) from a thread of its own, so the heartbeat never waits on the store.
+On any other broker it does nothing: RabbitMQ itself requeues a dead consumer's messages
+when its connection closes.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Any
 import redis
 from celery import Celery, bootsteps
 
+from outlast._clock import SYSTEM_CLOCK, Clock
 from outlast.workers._heartbeat import Heartbeat, HeartbeatThread
 from outlast.workers._held_deliveries import install
 from outlast.workers._orphan_keys import OrphanKeys, is_redis_broker, new_worker_id
+from outlast.workers._orphan_records import MoveRecorder, moves_of
 from outlast.workers._orphans import CheckReport, KombuRestore, OrphanCheck, Restore
 
 __all__ = ["OrphanGuard", "check_orphans", "orphan_keys"]
@@ -48,8 +52,15 @@ def _client(app: Celery) -> redis.Redis:
     )
 
 
-def check_orphans(app: Celery, *, client: redis.Redis | None = None) -> CheckReport:
-    """Run one orphan check on ``app``'s broker (nothing to do unless it is Redis)."""
+_RECORDER = MoveRecorder()
+
+
+def check_orphans(
+    app: Celery, *, client: redis.Redis | None = None, recorder: MoveRecorder = _RECORDER,
+    by: str | None = None, wait: float = 0.0, clock: Clock = SYSTEM_CLOCK,
+) -> CheckReport:  # fmt: skip
+    """Run one orphan check on ``app``'s broker (nothing to do unless it is Redis); the
+    moves it made go to ``recorder`` as checker ``by``, waited for up to ``wait`` seconds."""
     from outlast.config._orphans import get_orphan_settings
 
     keys = orphan_keys(app)
@@ -60,11 +71,16 @@ def check_orphans(app: Celery, *, client: redis.Redis | None = None) -> CheckRep
     client = client or _client(app)
     try:
         check = OrphanCheck(client, keys, ttl=settings.orphan_heartbeat_ttl)
+        started = clock.time()
         with _restore(app) as restore:
-            return check.run(lambda: restore)
+            report = check.run(lambda: restore)
     finally:
         if own:
             client.close()
+    if report.total:
+        moves = moves_of(report, started_at=started, finished_at=clock.time(), by=by)
+        recorder.record(moves, wait=wait)
+    return report
 
 
 @contextlib.contextmanager
@@ -117,7 +133,7 @@ class OrphanGuard(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery is u
             heartbeat.beat()
         thread = HeartbeatThread(
             heartbeat, interval=settings.orphan_heartbeat_interval,
-            check=(lambda: check_orphans(app, client=client))
+            check=(lambda: check_orphans(app, client=client, by=self.worker))
             if settings.orphan_check_in_workers else None,
             check_interval=settings.orphan_heartbeat_interval,  # every beat: cheap reads
         )  # fmt: skip

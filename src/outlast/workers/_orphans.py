@@ -12,12 +12,17 @@ heartbeat is still absent; a tag already acknowledged, restored, or delivered ag
 (a new score) is only dropped from the held set. So the message runs once more, whoever
 runs the check and however many run it at once, and kombu's visibility-timeout sweep later
 finds nothing of it to restore. Once its held set is empty the worker leaves the registry.
+The report says, per dead worker, how many messages this check itself moved and to which
+queues (the script answers which entries it moved), so only the checker that moved them
+records the move (``_orphan_records``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -31,15 +36,17 @@ __all__ = ["CheckReport", "KombuRestore", "OrphanCheck", "Restore"]
 log = logging.getLogger("outlast.workers.orphans")
 
 _BATCH: Final = 200
+_PRIORITY_SUFFIX: Final = re.compile("\x06\x16[0-9]+$")  # kombu's list per priority
 
 Restore = Callable[[bytes | str], list[tuple[str, str]]]
 """The (full list key, payload) pairs kombu's restore pushes for one ``unacked`` entry."""
 
 # KEYS: unacked, unacked_index, held set, heartbeat, then the lists messages go back to.
 # ARGV: per tag (tag, held score, payload, KEYS indices of its lists, comma-separated).
+# Answers -1 when the worker beats again, else the 1-based positions of the tags it moved.
 _MOVE = """
 if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
-local moved = 0
+local moved = {}
 for i = 1, #ARGV, 4 do
   local tag, score, payload, targets = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   if tonumber(redis.call('ZSCORE', KEYS[3], tag)) == score then
@@ -54,7 +61,7 @@ for i = 1, #ARGV, 4 do
         redis.call('RPUSH', KEYS[tonumber(index)], payload)
       end
       redis.call('ZREM', KEYS[3], tag)
-      moved = moved + 1
+      moved[#moved + 1] = (i + 3) / 4
     end
   end
 end
@@ -71,10 +78,12 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class CheckReport:
-    """What one check did: the dead workers it found and how many messages it moved."""
+    """What one check did: the dead workers it found and how many messages it moved,
+    in all and per queue (``queues``: dead worker -> queue -> messages)."""
 
     dead: tuple[str, ...] = ()
     moved: dict[str, int] = field(default_factory=dict)
+    queues: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -137,29 +146,38 @@ class OrphanCheck:
         if not dead:
             return CheckReport()
         pushes = restore()
-        moved = {worker: self.requeue(worker, pushes) for worker in dead}
+        queues = {worker: self.requeue_to_queues(worker, pushes) for worker in dead}
+        moved = {worker: sum(counts.values()) for worker, counts in queues.items()}
         for worker, count in moved.items():  # a clean exit leaves nothing to move
             level = logging.WARNING if count else logging.DEBUG
             log.log(level, "orphans: worker=%s dead, %d message(s) moved back", worker, count)
-        return CheckReport(dead=tuple(dead), moved=moved)
+        by_queue = {worker: dict(counts) for worker, counts in queues.items()}
+        return CheckReport(dead=tuple(dead), moved=moved, queues=by_queue)
 
     def requeue(self, worker: str, restore: Restore) -> int:
         """Move the messages ``worker`` held back to their queues; how many moved (0
         when its heartbeat is back)."""
+        return sum(self.requeue_to_queues(worker, restore).values())
+
+    def requeue_to_queues(self, worker: str, restore: Restore) -> Counter[str]:
+        """Like :meth:`requeue`; how many messages this call moved to each queue."""
         held = self.keys.held(worker)
         entries: list[Any] = self.client.zrange(
             held, 0, -1, desc=True, withscores=True, score_cast_func=_text
         )
-        moved = 0
+        moved: Counter[str] = Counter()
         for start in range(0, len(entries), _BATCH):
-            count = self._move_batch(worker, entries[start : start + _BATCH], restore)
-            if count < 0:
+            batch = self._move_batch(worker, entries[start : start + _BATCH], restore)
+            if batch is None:
                 return moved  # alive again: it keeps what it holds
-            moved += count
+            moved.update(batch)
         self._forget(keys=[self.keys.alive(worker), held, self.keys.workers], args=[worker])
         return moved
 
-    def _move_batch(self, worker: str, entries: Sequence[tuple[Any, str]], restore: Restore) -> int:
+    def _move_batch(
+        self, worker: str, entries: Sequence[tuple[Any, str]], restore: Restore
+    ) -> Counter[str] | None:
+        """Messages moved per queue by one script run; None when the worker beats again."""
         tags = [_text(tag) for tag, _ in entries]
         raws = self.client.hmget(self.keys.unacked, tags)
         keys = [self.keys.unacked, self.keys.unacked_index, self.keys.held(worker)]
@@ -168,7 +186,19 @@ class OrphanCheck:
         for tag, (_, score), raw in zip(tags, entries, raws, strict=True):
             payload, targets = _targets(tag, raw, restore, keys)
             args += [tag, score, payload, targets]
-        return int(self._move(keys=keys, args=args))
+        answer = self._move(keys=keys, args=args)
+        if not isinstance(answer, list):
+            return None
+        return Counter(
+            queue
+            for position in answer
+            for queue in self._queues_of(keys, args[int(position) * 4 - 1])
+        )
+
+    def _queues_of(self, keys: list[str], targets: str) -> set[str]:
+        """The queues behind a moved tag's list indices (a priority list is its queue)."""
+        lists = (keys[int(index) - 1] for index in targets.split(","))
+        return {_PRIORITY_SUFFIX.sub("", key.removeprefix(self.keys.keyprefix)) for key in lists}
 
     def _up_long_enough(self) -> bool:
         try:
