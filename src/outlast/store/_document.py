@@ -9,9 +9,11 @@ document fails loudly by field name instead of turning into a half-valid record.
 from __future__ import annotations
 
 import enum
+import operator
+import typing
 import uuid
-from collections.abc import Mapping
-from dataclasses import MISSING, fields
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Self, TypeVar
 
 from outlast.store._errors import InvalidRecordError
@@ -50,7 +52,13 @@ class Document:
 
     def to_document(self) -> dict[str, Any]:
         """The record as a JSON-friendly dict (enums by value, timestamps as floats)."""
-        return {name: _plain(getattr(self, name)) for name in _field_names(type(self))}
+        shape = _shape(type(self))
+        document = dict(zip(shape.names, shape.values(self), strict=True))
+        for name in shape.enums:
+            document[name] = _plain(document[name])
+        if _PLAIN_TYPES.issuperset(map(type, document.values())):
+            return document
+        return {name: _plain(value) for name, value in document.items()}  # an enum elsewhere
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Self:
@@ -64,15 +72,44 @@ class Document:
         return cls(**values)
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    """The dataclass fields of ``cls``, in order (read once per class: records are many)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(spec.name for spec in fields(cls))
-    return names
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """How to read a record class's fields at once (worked out once per class: records
+    are many)."""
+
+    names: tuple[str, ...]
+    values: Callable[[object], tuple[Any, ...]]
+    enums: tuple[str, ...]
+    """Fields declared as enums, stored by value."""
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+def _shape(cls: type) -> _Shape:
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        names = tuple(spec.name for spec in fields(cls))
+        getter = operator.attrgetter(*names)
+        values = getter if len(names) > 1 else lambda record: (getter(record),)
+        shape = _SHAPES[cls] = _Shape(names, values, _enum_fields(cls, names))
+    return shape
+
+
+def _enum_fields(cls: type, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields of ``cls`` annotated with an enum class (none if its hints cannot be read:
+    ``to_document`` then finds them value by value)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):
+        return ()
+    return tuple(
+        name
+        for name in names
+        if isinstance(hints.get(name), type) and issubclass(hints[name], enum.Enum)
+    )
+
+
+_SHAPES: dict[type, _Shape] = {}
+#: Types stored as they are (an enum anywhere else is stored by value).
+_PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None), list, dict})
 
 
 def _plain(value: object) -> object:

@@ -36,7 +36,12 @@ _INDEX_CACHE_SIZE = 4096
 
 def encode(document: dict[str, Any]) -> str:
     """Compact JSON, ASCII-only so any string (even a lone surrogate) survives."""
-    return json.dumps(document, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(document)
+
+
+#: What ``json.dumps(document, separators=(",", ":"), allow_nan=False)`` would make, without
+#: building an encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def decode(kind: type[R], raw: str | bytes) -> R:
