@@ -46,7 +46,7 @@ def records() -> list[Document]:
     return [
         ErrorEvent(error_type="E", message="m", severity=ErrorSeverity.LOW, occurred_at=1.0,
                    operation=Flavor.SOUR, context={"k": [1, {"x": None}]}),
-        Alert(alert_type="a", severity="high", title="t", message="m", created_at=1.0,
+        Alert(alert_type="a", severity=ErrorSeverity.HIGH, title="t", message="m", created_at=1.0,
               updated_at=2.0, status=AlertStatus.RESOLVED, resolved_at=2.0,
               escalation_level=Level.TWO, labels={"l": "v"}),
         DeadLetter(task_name="t", error_type="E", error_message="m", failed_at=1.0,
