@@ -27,8 +27,8 @@ def broker_view(app: Celery, *, timeout: float) -> dict[str, Any]:
     """``{"queues": {name: {depth, consumers}}, "workers": [names]}``."""
     check_broker(app, timeout)
     with ThreadPoolExecutor(max_workers=2) as pool:  # each waits ``timeout``: wait once
-        asked = pool.submit(lambda: app.control.inspect(timeout=timeout).active_queues())
-        pinged = pool.submit(lambda: app.control.inspect(timeout=timeout).ping())
+        asked = pool.submit(_ask, app, timeout, "active_queues")
+        pinged = pool.submit(_ask, app, timeout, "ping")
         active: dict[str, Any] = asked.result() or {}
         workers = sorted((pinged.result() or {}).keys() | active.keys())
     consumed = {w: {q["name"] for q in queues} for w, queues in active.items()}
@@ -40,6 +40,13 @@ def broker_view(app: Celery, *, timeout: float) -> dict[str, Any]:
         for name in names
     }  # fmt: skip
     return {"queues": queues, "workers": workers}
+
+
+def _ask(app: Celery, timeout: float, question: str) -> Any:
+    """Every worker's answer to ``inspect().<question>()``, over a connection of its own
+    that is closed afterwards (a pooled one would be left waiting on its reply queue)."""
+    with app.connection_for_write() as connection:
+        return getattr(app.control.inspect(timeout=timeout, connection=connection), question)()
 
 
 def _declared() -> tuple[str, ...]:

@@ -34,17 +34,26 @@ class Observation:
 def observe(app: Any, *, timeout: float) -> Observation:
     """Ask every worker (those answering a ping within ``timeout``) what it consumes, how
     many tasks it started and runs now; read the depth of every queue they consume (Redis
-    broker only). Blocking: run it in a thread."""
-    workers = sorted(app.control.inspect(timeout=timeout).ping() or {})
-    if not workers:
-        return Observation({}, {}, {})
-    # Knowing who answers, each question returns as soon as they all did.
-    inspect = app.control.inspect(timeout=timeout, destination=workers, limit=len(workers))
-    active = inspect.active_queues() or {}
+    broker only). Blocking: run it in a thread.
+
+    The questions go over a connection of their own, closed afterwards: a pooled one would
+    stay behind waiting on its reply queue, and a process forked later (a prefork pool, a
+    gunicorn worker) would hang in kombu's after-fork cleanup reading that wait's answer.
+    """
+    with app.connection_for_write() as connection:
+        workers = sorted(app.control.inspect(timeout=timeout, connection=connection).ping() or {})
+        if not workers:
+            return Observation({}, {}, {})
+        # Knowing who answers, each question returns as soon as they all did.
+        inspect = app.control.inspect(
+            timeout=timeout, destination=workers, limit=len(workers), connection=connection
+        )
+        active = inspect.active_queues() or {}
+        stats = inspect.stats() or {}
+        running = inspect.active() or {}
     consuming = {w: sorted(q["name"] for q in qs) for w, qs in active.items()}
-    stats = inspect.stats() or {}
     started = {w: sum((s.get("total") or {}).values()) for w, s in stats.items()}
-    busy = {w: len(tasks) for w, tasks in (inspect.active() or {}).items()}
+    busy = {w: len(tasks) for w, tasks in running.items()}
     names = sorted({q for qs in consuming.values() for q in qs})
     return Observation(consuming, started, queue_depths(app, names), busy)
 

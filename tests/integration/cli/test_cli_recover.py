@@ -47,7 +47,9 @@ def control(env: dict[str, str]) -> Iterator[Celery]:
 
 def consumed(control: Celery) -> dict[str, list[str]]:
     """Each worker's consumed queues, as it answers."""
-    answers = control.control.inspect(timeout=1.0).active_queues() or {}
+    with control.connection_for_write() as connection:  # closed, not left in the pool
+        answers = control.control.inspect(timeout=1.0, connection=connection).active_queues()
+    answers = answers or {}
     return {worker: sorted(q["name"] for q in queues) for worker, queues in answers.items()}
 
 
