@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from _forked import finish
 from _metrics_state import fresh_metrics
 from _servers import free_port
 from _workers import fresh_namespace
@@ -49,7 +50,7 @@ def test_serves_the_files_of_other_processes(
     metrics.listen()
     child = multiprocessing.get_context("fork").Process(target=_fail_twice)
     child.start()
-    child.join(10)
+    finish(child, 10)
     assert child.exitcode == 0
     port = free_port()
     server, _ = start_metrics_server("127.0.0.1", port)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from _forked import finish
 from _servers import start_redis_server
 from outlast.config import reload_settings
 from outlast.errors import ErrorContext, ErrorSeverity
@@ -72,9 +73,7 @@ def test_fifty_thousand_events_from_threads_and_processes_count_exactly(
         child.start()
     timings: list[int] = []
     _in_threads(monitor, THREADS, timings)
-    for child in children:
-        child.join(60)
-    assert [c.exitcode for c in children] == [0] * CHILDREN
+    assert [finish(c, 60) for c in children] == [0] * CHILDREN
     assert monitor.flush(timeout=60)
     expected = 500 + THREADS * PER_THREAD + CHILDREN * CHILD_THREADS * PER_THREAD
     assert expected == 50_500

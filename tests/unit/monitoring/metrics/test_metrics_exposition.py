@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from _forked import finish
 from _metrics_state import fresh_metrics
 from outlast.config import reload_settings
 from outlast.errors import ErrorSeverity
@@ -110,8 +111,7 @@ def _in_child(work: Callable[[], None]) -> multiprocessing.process.BaseProcess:
     """Run ``work`` in a forked child, as a prefork pool does, and wait for it."""
     child = multiprocessing.get_context("fork").Process(target=work)
     child.start()
-    child.join(10)
-    assert child.exitcode == 0
+    assert finish(child, 10) == 0
     return child
 
 
@@ -161,11 +161,13 @@ def test_sweep_removes_the_live_gauges_of_a_killed_child(tmp_path: Path) -> None
 
     child = multiprocessing.get_context("fork").Process(target=work)
     child.start()
-    assert ready.poll(10)
+    if not ready.poll(10):
+        finish(child, 0)
+        raise AssertionError("the child never said it was ready")
     assert child.pid is not None
     assert metrics.sweep_dead(tmp_path) == []  # still running: kept
     os.kill(child.pid, signal.SIGKILL)
-    child.join(10)
+    finish(child, 10)
     text = metrics.exposition(alerts=False)[0].decode()  # sweeps
     assert parsed(text)["outlast_circuit_breaker_state"] == {}
     assert total(text, "outlast_circuit_breaker_transitions_total") == 1.0

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from _forked import finish
 from _metrics_state import fresh_metrics
 from outlast.config import reload_settings
 from outlast.monitoring import metrics
@@ -73,8 +74,7 @@ def test_one_exposition_adds_up_every_worker_directory(
         directory.mkdir()
         child = multiprocessing.get_context("fork").Process(target=_count_in(directory, failures))
         child.start()
-        child.join(10)
-        assert child.exitcode == 0
+        assert finish(child, 10) == 0
     assert len(metrics.metric_files(tmp_path)) >= 4
     text = metrics.exposition(alerts=False, sweep=False)[0].decode()
     totals = {
