@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -63,10 +64,13 @@ class SentinelTopology:
         """The port of the master the sentinel reports now (None if it knows none)."""
         client = _client(self.sentinel.port)
         try:
-            address = client.sentinel_get_master_addr_by_name(self.service)
+            # The raw command: redis-py's sentinel_get_master_addr_by_name is broken from
+            # 6.0 to 7.0 (an unexpected 'once' argument), and 6.4 is a tested lower bound.
+            raw: Any = client  # execute_command is typed in some redis-py releases only
+            address = raw.execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", self.service)
         finally:
             client.close()
-        return int(address[1]) if isinstance(address, tuple) else None
+        return int(address[1]) if isinstance(address, tuple | list) and address else None
 
     def primaries(self) -> list[redis.Redis]:
         """A plain client of the master the sentinel reports now (the caller closes it)."""
