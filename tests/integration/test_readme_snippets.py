@@ -49,6 +49,7 @@ TOOL_VARIABLES = frozenset(
         "OUTLAST_TEST_MONGODB_URL",
         "OUTLAST_BENCH_REDIS_URL",
         "OUTLAST_DEPS",
+        "OUTLAST_TEST_PROCESSES",
     }
 )
 VARIABLE = re.compile(r"\bOUTLAST_[A-Z0-9_]*(?:<NAME>[A-Z0-9_]*)*")
