@@ -27,6 +27,7 @@ from outlast.workers._watchdog import QueueDepth
 __all__ = [
     "ALL_RUNNING",
     "CONCURRENCY",
+    "FAST_BEATS",
     "HELD",
     "PREFORK",
     "Holder",
@@ -44,6 +45,8 @@ TESTS_DIR = Path(__file__).resolve().parent
 CONCURRENCY = 4
 HELD = 20
 QUEUE = "operations"
+FAST_BEATS = {"orphan_heartbeat_interval": "0.5", "orphan_heartbeat_ttl": "1.5"}
+"""Heartbeat settings (for :func:`orphan_env`) under which a death shows in under 2 s."""
 
 
 @dataclass(frozen=True)

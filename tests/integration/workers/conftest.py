@@ -9,6 +9,7 @@ import pytest
 from celery import Celery
 
 from _brokers import BROKERS, broker_for_test
+from _orphan_workers import Runs
 from _workers import fresh_namespace
 from outlast.config import Settings
 from outlast.store import RedisStore
@@ -44,3 +45,11 @@ async def store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
     opened = RedisStore(redis_url, namespace=namespace)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def runs(redis_url: str, namespace: str) -> Iterator[Runs]:
+    """The orphan tests' counting operation's runs, under this test's namespace."""
+    counted = Runs(redis_url, f"{namespace}:runs")
+    yield counted
+    counted.close()

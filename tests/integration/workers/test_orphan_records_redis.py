@@ -16,6 +16,7 @@ import pytest
 from celery import Celery
 
 from _orphan_workers import (
+    FAST_BEATS,
     HELD,
     Runs,
     orphan_env,
@@ -32,16 +33,6 @@ from outlast.store import RecoveryAttempt, RedisStore
 from outlast.workers import create_app
 from outlast.workers._orphan_guard import check_orphans
 from outlast.workers._orphan_records import MoveRecorder
-
-FAST = {"orphan_heartbeat_interval": "0.5", "orphan_heartbeat_ttl": "1.5"}
-
-
-@pytest.fixture
-def runs(redis_url: str, namespace: str) -> Iterator[Runs]:
-    """The counting operation's runs, under this test's namespace."""
-    counted = Runs(redis_url, f"{namespace}:runs")
-    yield counted
-    counted.close()
 
 
 @pytest.fixture
@@ -90,7 +81,7 @@ def test_a_survivors_heartbeat_records_the_move_once(
     redis_url: str, namespace: str, results: Celery, runs: Runs
 ) -> None:
     """The surviving worker moves the 20 and records it: one attempt, statistics +1."""
-    env = orphan_env(redis_url, redis_url, namespace, **FAST)
+    env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
     before = recoveries(redis_url, namespace)["total_recoveries"]
     with start_holder(env) as holder:
         send_runs(results, runs.prefix)
@@ -111,7 +102,7 @@ def test_racing_checks_record_the_move_once(
     redis_url: str, namespace: str, results: Celery, runs: Runs
 ) -> None:
     """Four checks racing after the lapse: only the one that moved the 20 records it."""
-    env = orphan_env(redis_url, redis_url, namespace, **FAST)
+    env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
     with start_holder(env) as holder:
         send_runs(results, runs.prefix)
         wait_until_held(results, runs)
@@ -144,7 +135,7 @@ def test_the_requeue_orphans_task_records_its_move_before_it_returns(
 ) -> None:
     """The task on a recovery worker (its own checks off) moves the 20; its one record
     names the task as the mover and is stored by the time the result is."""
-    env = orphan_env(redis_url, redis_url, namespace, **FAST)
+    env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
     with start_holder(env) as holder:
         send_runs(results, runs.prefix)
         wait_until_held(results, runs)

@@ -14,7 +14,6 @@ kombu's ``unacked`` for its visibility sweep to run a third time.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -36,14 +35,6 @@ from _orphan_workers import (
 from outlast.workers._orphan_keys import OrphanKeys, is_redis_broker
 
 TARGET = 15.0
-
-
-@pytest.fixture
-def runs(redis_url: str, namespace: str) -> Iterator[Runs]:
-    """The counting operation's runs, under this test's namespace."""
-    counted = Runs(redis_url, f"{namespace}:runs")
-    yield counted
-    counted.close()
 
 
 @pytest.mark.parametrize("holding", [PREFORK, ALL_RUNNING], ids=lambda h: h.pool)

@@ -15,6 +15,7 @@ from celery import Celery
 
 from _orphan_workers import (
     CONCURRENCY,
+    FAST_BEATS,
     HELD,
     Runs,
     held_count,
@@ -27,16 +28,6 @@ from _orphan_workers import (
 from outlast.config import Settings
 from outlast.workers import create_app
 from outlast.workers._orphan_guard import check_orphans
-
-FAST = {"orphan_heartbeat_interval": "0.5", "orphan_heartbeat_ttl": "1.5"}
-
-
-@pytest.fixture
-def runs(redis_url: str, namespace: str) -> Iterator[Runs]:
-    """The counting operation's runs, under this test's namespace."""
-    counted = Runs(redis_url, f"{namespace}:runs")
-    yield counted
-    counted.close()
 
 
 @pytest.fixture
@@ -59,7 +50,7 @@ def test_a_live_workers_messages_are_never_moved(
     redis_url: str, namespace: str, results: Celery, runs: Runs, broker: redis.Redis
 ) -> None:
     """Checks every 0.1 s for 4 heartbeat TTLs move nothing of a live worker holding 20."""
-    env = orphan_env(redis_url, redis_url, namespace, **FAST)
+    env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
     with start_holder(env):
         send_runs(results, runs.prefix)
         wait_until_held(results, runs)
@@ -77,7 +68,7 @@ def test_a_killed_workers_messages_are_moved_once_by_racing_checks(
     redis_url: str, namespace: str, results: Celery, runs: Runs
 ) -> None:
     """Four checks racing after the lapse move the 20 once in all; the next moves none."""
-    env = orphan_env(redis_url, redis_url, namespace, **FAST)
+    env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
     with start_holder(env) as holder:
         send_runs(results, runs.prefix)
         wait_until_held(results, runs)
