@@ -72,7 +72,7 @@ def _run(breaker: Any, held: list[float], command: str, args: list[Any]) -> Any:
     if command == "stats":
         return breaker.stats()
     if command == "hammer":
-        return asyncio.run(_hammer(breaker, args[0]))
+        return asyncio.run(_hammer(breaker, *args))
     raise ValueError(f"unknown command {command!r}")
 
 
@@ -89,9 +89,10 @@ def _call(breaker: Any, outcome: str) -> tuple[str, float]:
     return ("ok", time.monotonic())
 
 
-async def _hammer(breaker: Any, seconds: float) -> tuple[int, int]:
-    """Call a failing async service back to back for ``seconds``; how many calls reached
-    it, and how many the breaker rejected."""
+async def _hammer(breaker: Any, seconds: float, min_rejected: int = 0) -> tuple[int, int]:
+    """Call a failing async service back to back for ``seconds`` and until the breaker has
+    rejected ``min_rejected`` calls (a cold start on a loaded machine can spend the whole
+    window on its first calls; 10 s at most); how many reached it, how many were rejected."""
     from outlast.errors import CircuitBreakerOpenError
 
     reached = rejected = 0
@@ -101,8 +102,9 @@ async def _hammer(breaker: Any, seconds: float) -> tuple[int, int]:
         reached += 1
         raise Boom("down")
 
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    deadline, cap = started + seconds, started + 10.0
+    while time.monotonic() < deadline or (rejected < min_rejected and time.monotonic() < cap):
         try:
             await breaker.call(service)
         except Boom:

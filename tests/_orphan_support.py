@@ -14,7 +14,7 @@ import kombu.entity
 from outlast.workers._held_deliveries import install
 from outlast.workers._orphan_keys import OrphanKeys
 
-__all__ = ["QUEUE", "kombu_redis", "publish", "take"]
+__all__ = ["QUEUE", "close_channel", "kombu_redis", "publish", "take"]
 
 QUEUE = "orphan-test"
 
@@ -35,7 +35,22 @@ def kombu_redis(redis_url: str, prefix: str) -> Iterator[tuple[Any, OrphanKeys]]
         )  # fmt: skip
         yield connection, keys
     finally:
+        for channel in list(connection.transport.channels):
+            close_channel(channel)
         connection.release()
+
+
+def close_channel(channel: Any) -> None:
+    """Close a kombu Redis channel, and the sockets its close leaves open.
+
+    kombu's ``Channel.close`` disconnects its pools first and restores the unacknowledged
+    messages afterwards, through its cached client, whose pool then opens a connection
+    nobody closes (the garbage collector finds the socket later, in some other test)."""
+    channel.close()
+    client = channel.__dict__.get("client")
+    if client is not None:
+        client.connection_pool.disconnect()
+    channel._disconnect_pools()
 
 
 def _queue(connection: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis
 
-from _orphan_support import QUEUE, kombu_redis, publish, take
+from _orphan_support import QUEUE, close_channel, kombu_redis, publish, take
 from outlast.workers._held_deliveries import HeldQoS, install
 
 
@@ -40,7 +40,7 @@ def test_reject_and_restore_at_close_release_what_was_held(
         messages[0].reject(requeue=True)
         messages[1].reject(requeue=False)
         assert redis_client.zcard(keys.held("w1")) == 1
-        channel.close()  # kombu restores what is still unacknowledged
+        close_channel(channel)  # kombu restores what is still unacknowledged
         assert redis_client.zcard(keys.held("w1")) == 0
         assert redis_client.hlen(keys.unacked) == 0
         assert redis_client.llen(f"{redis_key_prefix}{QUEUE}") == 2

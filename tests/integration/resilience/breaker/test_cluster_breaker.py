@@ -118,8 +118,10 @@ def test_four_processes_share_the_trip_the_probes_and_the_recovery(
 
         assert sum(worker.ask("finish_probes", "ok") for worker in workers) == 2
         for worker in workers:
-            worker.send("wait_state", "closed", 2.0)
-        assert None not in [worker.receive() for worker in workers]
+            worker.send("wait_state", "closed", 5.0)
+        closed_at = [worker.receive() for worker in workers]
+        views = [worker.ask("stats") for worker in workers]
+        assert None not in closed_at, f"seen closed at {closed_at}; views {views}"
         assert workers[3].ask("calls", ["ok"])[0][0] == "ok"
 
 
