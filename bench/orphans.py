@@ -56,7 +56,7 @@ from _servers import delete_keys_with_prefix  # noqa: E402
 from _workers import fresh_namespace  # noqa: E402
 from outlast.config import Settings  # noqa: E402
 from outlast.workers import create_app  # noqa: E402
-from outlast.workers._held_deliveries import install  # noqa: E402
+from outlast.workers.orphans._held_deliveries import install  # noqa: E402
 
 REDIS_URL = os.environ.get("OUTLAST_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/0"
 os.environ["OUTLAST_TEST_REDIS_URL"] = REDIS_URL

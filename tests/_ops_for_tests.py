@@ -14,7 +14,7 @@ from celery import current_task
 from outlast import RetryConfig, RetryStrategy
 from outlast.config import Jitter
 from outlast.workers import operation
-from outlast.workers._envelope import ENVELOPE_KEY
+from outlast.workers.execution._envelope import ENVELOPE_KEY
 
 QUICK = RetryConfig(
     max_attempts=4,

@@ -12,7 +12,7 @@ import redis
 from celery import current_task
 
 from outlast.workers import operation
-from outlast.workers._envelope import ENVELOPE_KEY
+from outlast.workers.execution._envelope import ENVELOPE_KEY
 
 
 @operation("tests.keyed", idempotent=True)

@@ -11,8 +11,8 @@ from typing import Any
 import kombu.connection
 import kombu.entity
 
-from outlast.workers._held_deliveries import install
-from outlast.workers._orphan_keys import OrphanKeys
+from outlast.workers.orphans._held_deliveries import install
+from outlast.workers.orphans._orphan_keys import OrphanKeys
 
 __all__ = ["QUEUE", "close_channel", "kombu_redis", "publish", "take"]
 

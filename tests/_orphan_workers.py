@@ -21,8 +21,8 @@ from celery import Celery
 
 from _ops_orphans import COUNT_RUN
 from _workers import WorkerProcess, celery_worker_command, start_worker
-from outlast.workers._orphan_guard import orphan_keys
-from outlast.workers._watchdog import QueueDepth
+from outlast.workers.consuming._watchdog import QueueDepth
+from outlast.workers.orphans._orphan_guard import orphan_keys
 
 __all__ = [
     "ALL_RUNNING",

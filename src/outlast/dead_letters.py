@@ -12,9 +12,9 @@ from __future__ import annotations
 import builtins
 
 from outlast.store import DeadLetter, Store
-from outlast.workers._enqueue import enqueue
-from outlast.workers._envelope import ENVELOPE_KEY
 from outlast.workers._store import worker_store
+from outlast.workers.execution._envelope import ENVELOPE_KEY
+from outlast.workers.sending._enqueue import enqueue
 
 __all__ = ["list", "purge", "replay", "show"]
 

@@ -18,7 +18,7 @@ from celery import Celery
 
 from outlast.cli._console import CommandError
 from outlast.store._errors import redact_url
-from outlast.workers._consumer_observation import queue_depths
+from outlast.workers.health._consumer_observation import queue_depths
 
 __all__ = ["broker_view", "check_broker"]
 

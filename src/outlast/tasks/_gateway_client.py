@@ -14,7 +14,7 @@ reads it, so a retry waits as long as the gateway asked (capped by the profile's
 Each process gets one ``httpx.Client`` (thread-safe, so pool threads share it), made when
 the worker process starts, so connections are pooled across tasks; a forked child makes
 its own. The charge is sync: a sync operation runs on the task's own thread with no event
-loop turn (see ``outlast.workers._execute_sync``), which bench/throughput.py measured as
+loop turn (see ``outlast.workers.execution._execute_sync``), which bench/throughput.py measured as
 the cheaper path. This module never retries and never sleeps: deciding what happens next
 is the worker's job.
 """

@@ -15,9 +15,9 @@ from outlast._clock import SYSTEM_CLOCK
 from outlast.config import get_settings
 from outlast.store import ScheduledRetry, Store
 from outlast.workers import app, run_on_process_loop
-from outlast.workers._ledger import LedgerEntry, ledger_for, process_ledger, record_sent
-from outlast.workers._ledger_sweep import BrokerView, sweep
 from outlast.workers._store import worker_store
+from outlast.workers.sending._ledger import LedgerEntry, ledger_for, process_ledger, record_sent
+from outlast.workers.sending._ledger_sweep import BrokerView, sweep
 
 __all__ = ["ping", "release_due_retries", "release_due_retries_from", "sweep_ledger"]
 
@@ -77,7 +77,7 @@ def _record_released(retry: ScheduledRetry) -> None:
 @app.task(name="outlast.maintenance.sweep_ledger")
 def sweep_ledger(page: int = 500) -> dict[str, int]:
     """Send again the work the broker lost before it started (run by beat; see
-    ``outlast.workers._ledger_sweep``); what the sweep did."""
+    ``outlast.workers.sending._ledger_sweep``); what the sweep did."""
     settings = get_settings()
     ledger = ledger_for(str(app.conf.broker_url), settings.namespace)
     if ledger is None:

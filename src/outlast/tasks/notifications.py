@@ -31,8 +31,8 @@ from outlast.monitoring.notify import (
 )
 from outlast.store import StoreUnavailableError
 from outlast.workers import operation
-from outlast.workers._envelope import Envelope
 from outlast.workers._store import worker_store
+from outlast.workers.execution._envelope import Envelope
 
 __all__ = ["NOTIFY_RETRY", "NOTIFY_TASK", "RETRY_PROFILE", "notify", "notify_retry_config"]
 

@@ -4,8 +4,8 @@ queue, once.
 Beat sends ``outlast.recovery.requeue_orphans`` every ``orphan_check_interval`` seconds;
 every worker on a Redis broker also runs the same check after each heartbeat (unless
 ``orphan_check_in_workers`` is off), so the task is the backstop, not the only way. See
-``outlast.workers._orphans`` for what a check does and why it moves a message only once.
-A move the task made is recorded (``outlast.workers._orphan_records``) before it returns,
+``outlast.workers.orphans._orphans`` for what a check does and why it moves a message only once.
+A move the task made is recorded (``outlast.workers.orphans._orphan_records``) before it returns,
 or within ``RECORD_WAIT`` seconds.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from outlast.workers import app
-from outlast.workers._orphan_guard import check_orphans
+from outlast.workers.orphans._orphan_guard import check_orphans
 
 __all__ = ["REQUEUE_ORPHANS", "requeue_orphans"]
 

@@ -10,7 +10,7 @@
 
 Services and hooks come from ``OUTLAST_RECOVERY_*`` (and whatever the application
 registered on ``outlast.recovery.services``). Importing this module in a worker also
-installs client healing (``outlast.workers._client_healing``) and makes monitoring hear
+installs client healing (``outlast.workers.health._client_healing``) and makes monitoring hear
 recovery failures (``RecoveryFailed`` becomes an error event with ``recovery_attempted``
 and not ``recovery_successful``). The bodies are thin: the logic lives in
 ``outlast.recovery`` and ``outlast.workers``.
@@ -31,9 +31,9 @@ from outlast.recovery._service_actions import (
     restart_service,
 )
 from outlast.workers import app, run_on_process_loop
-from outlast.workers._canary import CANARY_TASK
-from outlast.workers._client_healing import install_client_healing
-from outlast.workers._health_sweep import run_health_sweep
+from outlast.workers.health._canary import CANARY_TASK
+from outlast.workers.health._client_healing import install_client_healing
+from outlast.workers.health._health_sweep import run_health_sweep
 
 __all__ = ["canary", "heal", "health_sweep", "restart"]
 

@@ -11,16 +11,14 @@ from typing import Any
 
 from celery import signals
 
-from outlast.workers import (
-    _keep_letter,  # noqa: F401  (registers the letter-keeping task)
-    _startup_checks,  # noqa: F401  (warns at start about endpoints it lacks)
-)
+from outlast.workers import _startup_checks  # noqa: F401  (warns at start about endpoints it lacks)
 from outlast.workers._app import DEFAULT_REDIS_URL, TASK_MODULES, app, celery_config, create_app
-from outlast.workers._enqueue import enqueue, fallback_to_queue
-from outlast.workers._loop import close_process_loop, process_loop, run_on_process_loop
-from outlast.workers._operations import OperationSpec, operation, operations, spec_for
 from outlast.workers._queues import QUEUES, ROUTES, add_route, queue_for
-from outlast.workers._task import ResilientTask
+from outlast.workers.dead_letters import _keep_letter  # noqa: F401  (registers the letter-keeping task)
+from outlast.workers.execution._loop import close_process_loop, process_loop, run_on_process_loop
+from outlast.workers.execution._operations import OperationSpec, operation, operations, spec_for
+from outlast.workers.execution._task import ResilientTask
+from outlast.workers.sending._enqueue import enqueue, fallback_to_queue
 
 __all__ = [
     "DEFAULT_REDIS_URL",

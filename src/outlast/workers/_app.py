@@ -23,11 +23,11 @@ from kombu.entity import Exchange, Queue
 
 from outlast.config import Settings, get_settings
 from outlast.workers import _metrics_hooks  # noqa: F401  (connects the metrics signals)
-from outlast.workers._orphan_guard import OrphanGuard
 from outlast.workers._queues import QUEUES, route_task
 from outlast.workers._registry_snapshot import RegistrySnapshotStep
-from outlast.workers._schedule import beat_schedule
-from outlast.workers._watchdog import ConsumerWatchdog
+from outlast.workers.beat._schedule import beat_schedule
+from outlast.workers.consuming._watchdog import ConsumerWatchdog
+from outlast.workers.orphans._orphan_guard import OrphanGuard
 
 __all__ = ["DEFAULT_REDIS_URL", "TASK_MODULES", "app", "celery_config", "create_app"]
 
@@ -64,7 +64,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         # Keeps the dead letter of a message no task can run before letting it go.
-        "worker_consumer": "outlast.workers._broker_loss:BrokerLossConsumer",
+        "worker_consumer": "outlast.workers.consuming._broker_loss:BrokerLossConsumer",
         "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_timeout,
         "worker_enable_soft_shutdown_on_idle": True,
         "task_time_limit": settings.task_time_limit,
@@ -78,7 +78,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_expires": 86_400,
         "include": [*TASK_MODULES, *settings.task_modules],
         "beat_schedule": beat_schedule(settings),
-        "beat_scheduler": "outlast.workers._beat:LeaderScheduler",
+        "beat_scheduler": "outlast.workers.beat._beat:LeaderScheduler",
         "outlast_beat_lease": {
             "redis_url": settings.redis_url or _result_url(broker, settings),
             "namespace": settings.namespace,

@@ -100,7 +100,9 @@ def _task_finished(
 def _sent_again(task: Any, state: str | None) -> bool:
     """Whether the task will run again later: a retry on the broker (RETRY), or an
     operation's retry or deferral parked in the store (IGNORED: nothing else ignores one)."""
-    from outlast.workers._task import ResilientTask  # _task imports the app, which imports us
+    from outlast.workers.execution._task import (
+        ResilientTask,  # _task imports the app, which imports us
+    )
 
     return state == "RETRY" or (state == "IGNORED" and isinstance(task, ResilientTask))
 
@@ -115,7 +117,9 @@ def _sampler_of_process() -> metrics.Sampler:
 @signals.task_failure.connect
 @_never_raises
 def _task_failed(sender: Any = None, **_: Any) -> None:
-    from outlast.workers._task import ResilientTask  # _task imports the app, which imports us
+    from outlast.workers.execution._task import (
+        ResilientTask,  # _task imports the app, which imports us
+    )
 
     if isinstance(sender, ResilientTask):
         metrics.families().dead_letters.labels(sender.name).inc()

@@ -7,7 +7,7 @@ import os
 
 from outlast.config import get_settings
 from outlast.store import RedisStore, Store, open_store
-from outlast.workers._sync_claimer import SyncClaimer
+from outlast.workers.execution._sync_claimer import SyncClaimer
 
 __all__ = ["set_worker_store", "worker_claimer", "worker_store"]
 

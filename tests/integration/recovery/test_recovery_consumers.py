@@ -28,7 +28,7 @@ from outlast.config import Settings
 from outlast.recovery import RecoveryManager, RecoveryStatistics, ServiceRegistry, SweepMemory
 from outlast.store import RedisStore
 from outlast.workers import create_app
-from outlast.workers._consumption_check import ConsumptionCheck, Observation, observe
+from outlast.workers.health._consumption_check import ConsumptionCheck, Observation, observe
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 

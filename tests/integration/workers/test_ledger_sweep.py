@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from outlast.workers._ledger import Ledger, LedgerEntry, record_sent
-from outlast.workers._ledger_sweep import BrokerView, SweepReport, sweep
+from outlast.workers.sending._ledger import Ledger, LedgerEntry, record_sent
+from outlast.workers.sending._ledger_sweep import BrokerView, SweepReport, sweep
 
 GRACE = 30.0
 

@@ -31,8 +31,8 @@ from outlast.recovery import RecoveryStatistics
 from outlast.resilience.shared._redis_link import link_for
 from outlast.store import RecoveryAttempt, RedisStore
 from outlast.workers import create_app
-from outlast.workers._orphan_guard import check_orphans
-from outlast.workers._orphan_records import MoveRecorder
+from outlast.workers.orphans._orphan_guard import check_orphans
+from outlast.workers.orphans._orphan_records import MoveRecorder
 
 
 @pytest.fixture

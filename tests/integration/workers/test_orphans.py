@@ -32,7 +32,7 @@ from _orphan_workers import (
     start_survivor,
     wait_until_held,
 )
-from outlast.workers._orphan_keys import OrphanKeys, is_redis_broker
+from outlast.workers.orphans._orphan_keys import OrphanKeys, is_redis_broker
 
 TARGET = 15.0
 

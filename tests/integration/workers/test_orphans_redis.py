@@ -27,7 +27,7 @@ from _orphan_workers import (
 )
 from outlast.config import Settings
 from outlast.workers import create_app
-from outlast.workers._orphan_guard import check_orphans
+from outlast.workers.orphans._orphan_guard import check_orphans
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from outlast.config import Settings
 from outlast.store import DeadLetter, RedisStore
 from outlast.store.redis._redis import store_prefix
 from outlast.workers import create_app
-from outlast.workers._keep_letter import KEEP_TASK
+from outlast.workers.dead_letters._keep_letter import KEEP_TASK
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 UNKNOWN = "tests.nobody_home"

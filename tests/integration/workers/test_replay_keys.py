@@ -28,7 +28,7 @@ from outlast.config import Settings
 from outlast.store import DeadLetter, RedisStore
 from outlast.tasks.payments import CHARGE_TASK
 from outlast.workers import create_app
-from outlast.workers._envelope import ENVELOPE_KEY
+from outlast.workers.execution._envelope import ENVELOPE_KEY
 
 QUEUES = ["payments", "operations"]
 KNOWING = celery_worker_command(QUEUES)

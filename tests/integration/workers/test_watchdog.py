@@ -1,6 +1,6 @@
 """A worker that stopped receiving consumes again by itself, through its watchdog.
 
-The worker's watchdog (``outlast.workers._watchdog``) sees that it no longer consumes a
+The worker's watchdog (``outlast.workers.consuming._watchdog``) sees that it no longer consumes a
 queue it was started for and re-adds the consumer; and when its consuming connection has
 silently died (work waits, nothing arrives), it re-establishes the broker connection.
 Each event is logged. Redis broker only: the queue depth is read from Redis.

@@ -11,8 +11,8 @@ from outlast.config import MonitoringSettings, Settings
 from outlast.config._loading import clear_loaded
 from outlast.errors import SettingsError
 from outlast.workers._queues import queue_for
-from outlast.workers._schedule import beat_schedule
-from outlast.workers._schedule_monitoring import monitoring_jobs
+from outlast.workers.beat._schedule import beat_schedule
+from outlast.workers.beat._schedule_monitoring import monitoring_jobs
 
 
 @pytest.fixture(autouse=True)

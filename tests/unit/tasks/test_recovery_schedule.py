@@ -12,7 +12,7 @@ from outlast.config import Settings
 from outlast.config._loading import clear_loaded
 from outlast.errors import SettingsError
 from outlast.workers._queues import queue_for
-from outlast.workers._schedule import beat_schedule
+from outlast.workers.beat._schedule import beat_schedule
 
 
 @pytest.fixture(autouse=True)

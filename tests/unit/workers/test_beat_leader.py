@@ -19,8 +19,8 @@ from outlast.errors import ConfigurationError
 from outlast.resilience.shared._redis_link import UNAVAILABLE, RedisLink
 from outlast.testing import FakeClock
 from outlast.workers import create_app
-from outlast.workers._beat import LeaderScheduler
-from outlast.workers._leader_lease import LeaderLease
+from outlast.workers.beat._beat import LeaderScheduler
+from outlast.workers.beat._leader_lease import LeaderLease
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ import pytest
 from outlast.config import RetryConfig
 from outlast.store import ClaimStatus, IdempotencyState, RedisStore
 from outlast.testing import FakeClock
-from outlast.workers._claim_keeper import ClaimKeeper
-from outlast.workers._envelope import Envelope
-from outlast.workers._execute import execute
-from outlast.workers._execute_sync import execute_sync
-from outlast.workers._operations import OperationSpec
-from outlast.workers._steps import Done
-from outlast.workers._sync_claimer import SyncClaimer
+from outlast.workers.execution._claim_keeper import ClaimKeeper
+from outlast.workers.execution._envelope import Envelope
+from outlast.workers.execution._execute import execute
+from outlast.workers.execution._execute_sync import execute_sync
+from outlast.workers.execution._operations import OperationSpec
+from outlast.workers.execution._steps import Done
+from outlast.workers.execution._sync_claimer import SyncClaimer
 
 LEASE = 0.3
 ATTEMPT = 1.0

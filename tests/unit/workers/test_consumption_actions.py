@@ -11,7 +11,7 @@ import pytest
 from outlast.recovery import RecoveryManager, RecoveryStatistics, RestartLimit, SweepMemory
 from outlast.resilience import RecoveryFailed, add_listener
 from outlast.testing import FakeClock
-from outlast.workers._consumption_check import ConsumptionCheck, Observation
+from outlast.workers.health._consumption_check import ConsumptionCheck, Observation
 
 
 class CountingRestart:

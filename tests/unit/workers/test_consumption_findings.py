@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.workers._canary import canary_findings
-from outlast.workers._consumption_check import Finding, Observation, findings
+from outlast.workers.health._canary import canary_findings
+from outlast.workers.health._consumption_check import Finding, Observation, findings
 
 
 def seen(

@@ -10,7 +10,7 @@ import time
 import pytest
 from celery.exceptions import Reject
 
-from outlast.workers._keep_letter import (
+from outlast.workers.dead_letters._keep_letter import (
     FIRST_DELAY,
     MAX_DELAY,
     LetterNotKept,
@@ -18,8 +18,8 @@ from outlast.workers._keep_letter import (
     requeue_at_once,
     requeue_later,
 )
-from outlast.workers._letter_log import quiet_failure_log
-from outlast.workers._poison import poison_letter
+from outlast.workers.dead_letters._letter_log import quiet_failure_log
+from outlast.workers.dead_letters._poison import poison_letter
 
 
 def test_a_poison_letter_takes_its_key_and_attempt_from_the_envelope() -> None:

@@ -9,8 +9,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from outlast.workers._heartbeat import Heartbeat, HeartbeatThread
-from outlast.workers._orphan_keys import OrphanKeys
+from outlast.workers.orphans._heartbeat import Heartbeat, HeartbeatThread
+from outlast.workers.orphans._orphan_keys import OrphanKeys
 
 
 def _keys(prefix: str) -> OrphanKeys:

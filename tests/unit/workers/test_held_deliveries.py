@@ -6,7 +6,7 @@ from __future__ import annotations
 import redis
 
 from _orphan_support import QUEUE, close_channel, kombu_redis, publish, take
-from outlast.workers._held_deliveries import HeldQoS, install
+from outlast.workers.orphans._held_deliveries import HeldQoS, install
 
 
 def _scores(client: redis.Redis, key: str) -> dict[bytes, float]:

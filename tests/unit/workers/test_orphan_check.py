@@ -11,8 +11,8 @@ from typing import Any
 import redis
 
 from _orphan_support import QUEUE, kombu_redis, publish, take
-from outlast.workers._orphan_keys import OrphanKeys
-from outlast.workers._orphans import KombuRestore, OrphanCheck
+from outlast.workers.orphans._orphan_keys import OrphanKeys
+from outlast.workers.orphans._orphans import KombuRestore, OrphanCheck
 
 
 def _register(client: redis.Redis, keys: OrphanKeys, *, dead: str, alive: str = "") -> None:

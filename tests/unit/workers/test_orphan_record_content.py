@@ -17,8 +17,8 @@ from _workers import fresh_namespace
 from outlast.recovery import RecoveryStatistics
 from outlast.resilience.shared._redis_link import link_for
 from outlast.store import RedisStore, Store
-from outlast.workers._orphan_records import MoveRecorder, OrphanMove, moves_of, node_name
-from outlast.workers._orphans import CheckReport, KombuRestore, OrphanCheck
+from outlast.workers.orphans._orphan_records import MoveRecorder, OrphanMove, moves_of, node_name
+from outlast.workers.orphans._orphans import CheckReport, KombuRestore, OrphanCheck
 
 DEAD = "orphan-holder@box:4242:0a1b2c3d"
 NOW = time.time()  # records older than the retention are not kept

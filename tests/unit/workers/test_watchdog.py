@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from outlast.testing import FakeClock
-from outlast.workers._watchdog import Action, Observation, Watch
+from outlast.workers.consuming._watchdog import Action, Observation, Watch
 
 STALLED = Observation(missing=(), waiting=5, busy=False)
 

@@ -19,13 +19,13 @@ from outlast.errors import ConfigurationError, OperationTimeoutError
 from outlast.resilience import get_circuit_breaker
 from outlast.store import RedisStore
 from outlast.testing import FakeClock
-from outlast.workers._decisions import STORE_DEFER, PoisonMessageError
-from outlast.workers._envelope import Envelope
-from outlast.workers._execute import execute
-from outlast.workers._execute_sync import execute_sync
-from outlast.workers._operations import OperationSpec, operation
-from outlast.workers._steps import Dead, Defer, Done, Retry, Step
-from outlast.workers._sync_claimer import SyncClaimer
+from outlast.workers.execution._decisions import STORE_DEFER, PoisonMessageError
+from outlast.workers.execution._envelope import Envelope
+from outlast.workers.execution._execute import execute
+from outlast.workers.execution._execute_sync import execute_sync
+from outlast.workers.execution._operations import OperationSpec, operation
+from outlast.workers.execution._steps import Dead, Defer, Done, Retry, Step
+from outlast.workers.execution._sync_claimer import SyncClaimer
 
 RETRY = RetryConfig(
     max_attempts=3, initial_delay=0.5, jitter=Jitter.NONE, retryable_exceptions=[ConnectionError]

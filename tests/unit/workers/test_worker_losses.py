@@ -15,13 +15,13 @@ from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
 from outlast.config import Jitter, RetryConfig, reload_settings
 from outlast.errors import ConfigurationError
 from outlast.testing import FakeClock
-from outlast.workers._decisions import classify
-from outlast.workers._envelope import Envelope
-from outlast.workers._loop import run_on_process_loop
-from outlast.workers._operations import OperationSpec, operation
-from outlast.workers._steps import Dead, Retry
-from outlast.workers._time_limits import TimeLimitError, hard_limit_error
-from outlast.workers._worker_losses import (
+from outlast.workers.execution._decisions import classify
+from outlast.workers.execution._envelope import Envelope
+from outlast.workers.execution._loop import run_on_process_loop
+from outlast.workers.execution._operations import OperationSpec, operation
+from outlast.workers.execution._steps import Dead, Retry
+from outlast.workers.execution._time_limits import TimeLimitError, hard_limit_error
+from outlast.workers.execution._worker_losses import (
     Starts,
     WorkerLostTooOftenError,
     count_start,
