@@ -137,11 +137,15 @@ class ApiContext:
         return open_store(self.core)
 
     def close(self) -> None:
-        """Drop the link's connections (at shutdown)."""
+        """Drop the link's connections and the monitor's (at shutdown). The cluster
+        breakers stay: they share the process's link with every other breaker."""
         with self._lock:
             link, self._link = self._link, None
+            monitor, self._monitor = self._monitor, None
         if link is not None:
             link.close()
+        if monitor is not None:
+            monitor.close()
 
     def describe(self) -> dict[str, Any]:
         """Where the application reads from, without secrets (for the startup log)."""

@@ -188,12 +188,15 @@ class ErrorMonitor:
         return self._started().flusher.drain(timeout)
 
     def close(self, timeout: float = 5.0) -> bool:
-        """Flush, then stop the flusher thread; True if nothing was left unwritten."""
-        parts = self._parts
+        """Flush, stop the flusher thread and drop the Redis connections; True if nothing
+        was left unwritten. A monitor used again afterwards starts afresh."""
+        with self._lock:
+            parts, self._parts = self._parts, None
         if parts is None:
             return True
         flushed = parts.flusher.drain(timeout)
         parts.flusher.stop()
+        parts.link.close()
         return flushed
 
     def reset(self) -> None:
