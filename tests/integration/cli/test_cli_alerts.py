@@ -5,23 +5,15 @@ duration and a store that does not answer are one line each."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from _cli_support import cli_env, outlast, outlast_json
+from _cli_support import outlast, outlast_json
 from _servers import free_port
-from _workers import fresh_namespace
 from outlast.errors import ErrorSeverity
 from outlast.monitoring._alerting import active_silences
 from outlast.store import Alert, AlertStatus, RedisStore
-
-
-@pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
-    """Settings on a namespace of this test's own (its keys deleted afterwards)."""
-    with fresh_namespace(redis_url) as namespace:
-        yield cli_env(redis_url, namespace)
 
 
 @pytest.fixture

@@ -5,41 +5,13 @@ Redis that does not answer is one line, status 1."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 from celery import Celery
 
-from _cli_support import cli_env, outlast, outlast_json, start_cli_worker
+from _cli_snapshots import published
+from _cli_support import outlast, outlast_json
 from _servers import free_port
-from _workers import WorkerProcess, fresh_namespace
-from outlast.config import Settings
-from outlast.resilience.shared._redis_link import RedisLink
-from outlast.resilience.shared._registry_snapshot import read_snapshots
-from outlast.workers import create_app
-
-
-@pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
-    """Settings on a namespace of this test's own (its keys deleted afterwards)."""
-    with fresh_namespace(redis_url) as namespace:
-        yield cli_env(redis_url, namespace)
-
-
-@pytest.fixture
-def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
-    """A worker consuming ``operations``."""
-    with start_cli_worker(env, ["operations"], name="cli-breaker") as started:
-        yield started
-
-
-@pytest.fixture
-def sender(env: dict[str, str]) -> Iterator[Celery]:
-    """A client app on the worker's broker."""
-    url, namespace = env["OUTLAST_REDIS_URL"], env["OUTLAST_NAMESPACE"]
-    app = create_app(Settings(broker_url=url, redis_url=url, namespace=namespace))
-    yield app
-    app.close()
+from _workers import WorkerProcess
 
 
 def seen_by_worker(sender: Celery, name: str, scope: str = "cluster") -> str:
@@ -72,20 +44,6 @@ def test_trip_and_reset_reach_the_worker(
         0, "breaker cli-inventory: closed\n", ""
     )  # fmt: skip
     assert worker_sees(sender, "cli-inventory", "closed")
-
-
-def published(env: dict[str, str], breaker: str, within: float = 15.0) -> bool:
-    """Whether some process publishes breaker ``breaker`` within ``within`` seconds."""
-    link = RedisLink(env["OUTLAST_REDIS_URL"], namespace=env["OUTLAST_NAMESPACE"])
-    deadline = time.monotonic() + within
-    try:
-        while time.monotonic() < deadline:
-            if any(breaker in s.get("breakers", {}) for s in read_snapshots(link) or []):
-                return True
-            time.sleep(0.2)
-        return False
-    finally:
-        link.close()
 
 
 def test_local_and_unknown_breakers_are_refused(

@@ -5,44 +5,24 @@ worker's consumers checked; Redis that does not answer is one line, status 1."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from celery import Celery
 
-from _cli_support import cli_env, outlast, outlast_json, start_cli_worker
+from _cli_support import outlast, outlast_json
 from _servers import free_port
-from _workers import WorkerProcess, fresh_namespace
-from outlast.config import Settings
-from outlast.workers import create_app
+from _workers import WorkerProcess
 
 
 @pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
-    """Settings on a namespace of this test's own, with two services to sweep."""
+def env(env: dict[str, str], redis_url: str) -> dict[str, str]:
+    """The shared settings, with two services to sweep."""
     services = [
         {"name": "cache", "kind": "redis", "url": redis_url},
         {"name": "gateway", "kind": "http", "url": f"http://127.0.0.1:{free_port()}/health",
          "probe_timeout": 0.5},
     ]  # fmt: skip
-    with fresh_namespace(redis_url) as namespace:
-        yield cli_env(redis_url, namespace, OUTLAST_RECOVERY_SERVICES=json.dumps(services))
-
-
-@pytest.fixture
-def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
-    """A worker consuming ``operations``."""
-    with start_cli_worker(env, ["operations"], name="cli-recover") as started:
-        yield started
-
-
-@pytest.fixture
-def control(env: dict[str, str]) -> Iterator[Celery]:
-    """A client app on the worker's broker, for its remote control."""
-    url, namespace = env["OUTLAST_REDIS_URL"], env["OUTLAST_NAMESPACE"]
-    app = create_app(Settings(broker_url=url, redis_url=url, namespace=namespace))
-    yield app
-    app.close()
+    return {**env, "OUTLAST_RECOVERY_SERVICES": json.dumps(services)}
 
 
 def consumed(control: Celery) -> dict[str, list[str]]:
@@ -54,7 +34,7 @@ def consumed(control: Celery) -> dict[str, list[str]]:
 
 
 def test_sweep_probes_services_and_checks_the_worker(
-    env: dict[str, str], worker: WorkerProcess, control: Celery
+    env: dict[str, str], worker: WorkerProcess, sender: Celery
 ) -> None:
     """Cache healthy, gateway not (left to the workers to heal again); the worker, which
     consumes its queue, needs nothing; the same report as a table for people."""
@@ -62,8 +42,8 @@ def test_sweep_probes_services_and_checks_the_worker(
     assert first["health"]["cache"]["healthy"] is True
     assert first["health"]["gateway"]["healthy"] is False
     assert (first["failed"], first["healed"], first["consumers"]) == (["gateway"], [], [])
-    (name,) = consumed(control)
-    assert consumed(control) == {name: ["operations"]}
+    (name,) = consumed(sender)
+    assert consumed(sender) == {name: ["operations"]}
 
     second = outlast(env, "recover")
     assert second.returncode == 0, second.stderr

@@ -14,60 +14,19 @@ import pytest
 from celery import Celery
 
 from _brokers import BROKERS, broker_for_test
-from _cli_support import cli_env, outlast, outlast_json, start_cli_worker
+from _cli_snapshots import published
+from _cli_support import outlast, outlast_json
 from _servers import free_port
-from _workers import WorkerProcess, fresh_namespace
-from outlast.config import Settings
+from _workers import WorkerProcess
 from outlast.errors import ErrorSeverity
-from outlast.resilience.shared._redis_link import RedisLink
-from outlast.resilience.shared._registry_snapshot import read_snapshots
 from outlast.store import Alert, RedisStore
-from outlast.workers import create_app
-
-
-@pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
-    """Settings on a namespace of this test's own (its keys deleted afterwards)."""
-    with fresh_namespace(redis_url) as namespace:
-        yield cli_env(redis_url, namespace)
 
 
 @pytest.fixture(params=BROKERS)
-def cluster_env(request: pytest.FixtureRequest, env: dict[str, str]) -> Iterator[dict[str, str]]:
+def worker_env(request: pytest.FixtureRequest, env: dict[str, str]) -> Iterator[dict[str, str]]:
     """``env`` on each broker the suite runs on (RabbitMQ only where one answers)."""
     with broker_for_test(request.param, env["OUTLAST_REDIS_URL"]) as url:
         yield {**env, "OUTLAST_BROKER_URL": url}
-
-
-@pytest.fixture
-def worker(cluster_env: dict[str, str]) -> Iterator[WorkerProcess]:
-    """A worker consuming ``operations`` only."""
-    with start_cli_worker(cluster_env, ["operations"], name="cli-status") as started:
-        yield started
-
-
-@pytest.fixture
-def sender(cluster_env: dict[str, str]) -> Iterator[Celery]:
-    """A client app on the worker's broker."""
-    url, namespace = cluster_env["OUTLAST_REDIS_URL"], cluster_env["OUTLAST_NAMESPACE"]
-    broker = cluster_env["OUTLAST_BROKER_URL"]
-    app = create_app(Settings(broker_url=broker, redis_url=url, namespace=namespace))
-    yield app
-    app.close()
-
-
-def published(env: dict[str, str], breaker: str, within: float = 15.0) -> bool:
-    """Whether some process publishes breaker ``breaker`` within ``within`` seconds."""
-    link = RedisLink(env["OUTLAST_REDIS_URL"], namespace=env["OUTLAST_NAMESPACE"])
-    deadline = time.monotonic() + within
-    try:
-        while time.monotonic() < deadline:
-            if any(breaker in s.get("breakers", {}) for s in read_snapshots(link) or []):
-                return True
-            time.sleep(0.2)
-        return False
-    finally:
-        link.close()
 
 
 async def raise_alert(env: dict[str, str]) -> Alert:
@@ -97,11 +56,11 @@ def prepare(env: dict[str, str], sender: Celery) -> None:
 
 
 def test_json_and_tables_show_the_cluster(
-    cluster_env: dict[str, str], worker: WorkerProcess, sender: Celery
+    worker_env: dict[str, str], worker: WorkerProcess, sender: Celery
 ) -> None:
     """The worker's breaker and bulkhead, depths (Redis lists or RabbitMQ's passive declare),
     consumers, the worker and the alert, in JSON and in the tables."""
-    env = cluster_env
+    env = worker_env
     prepare(env, sender)
     report: dict[str, Any] = outlast_json(env, "status")
     assert report["breakers"]["cli-status-db"] == {
