@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,31 @@ async def test_unknown_task_is_dead_lettered(
         await asyncio.sleep(0.1)
     [letter] = letters
     assert (letter.reason, letter.args) == ("poison", [1, 2])
+
+
+async def test_an_undecodable_body_is_dead_lettered_and_the_worker_goes_on(
+    env: dict[str, str], worker: WorkerProcess, results: Celery, store: RedisStore
+) -> None:
+    """A task message whose JSON body is broken lands in dead letters with its raw body and
+    content type (Celery alone only logs and acknowledges it); the next task still runs."""
+    task_id = str(uuid.uuid4())
+    headers = {"task": "tests.noop", "id": task_id, "lang": "py", "retries": 0}
+    with results.producer_or_acquire() as producer:
+        producer.publish(
+            b'[[1], {"broken', exchange="operations", routing_key="operations",
+            content_type="application/json", content_encoding="utf-8", headers=headers,
+        )  # fmt: skip
+    [good] = enqueue(env, ("tests.noop", [2], {}, None))
+    assert results.AsyncResult(good["task_id"]).get(timeout=30) == {"value": 2}
+    letters: list[Any] = []
+    deadline = time.monotonic() + 20
+    while not letters and time.monotonic() < deadline:
+        letters = await store.list_dead_letters(task_name="tests.noop")
+        await asyncio.sleep(0.1)
+    [letter] = letters
+    assert (letter.reason, letter.task_id, letter.queue) == ("poison", task_id, "operations")
+    assert letter.args == [repr('[[1], {"broken')]  # the raw body, as text
+    assert "content type 'application/json'" in letter.error_message
 
 
 def test_long_delay_is_parked_and_runs_exactly_once(

@@ -2,11 +2,12 @@
 
 Celery's consumer rejects (drops) a message for an unregistered task, or one it cannot
 make a task of, and only then tells anyone, with an ERROR that says the message was
-"ignored and discarded". This consumer first keeps the message's dead letter
-(``_keep_letter``: in the store, or on the broker when the store refuses it) and logs
-that one line; then it lets the message go as Celery would (the task's result marked
-failed with ``NotRegistered`` and a ``task-failed`` event sent, the ``task_unknown`` or
-``task_rejected`` signal sent).
+"ignored and discarded"; a body it cannot decode it acknowledges after a CRITICAL log.
+This consumer first keeps the message's dead letter (``_keep_letter``: in the store, or
+on the broker when the store refuses it) and logs that one line; then it lets the message
+go as Celery would (the task's result marked failed with ``NotRegistered`` and a
+``task-failed`` event sent, the ``task_unknown`` or ``task_rejected`` signal sent; an
+undecodable message acknowledged).
 When neither the store nor the broker takes the letter, the message is not let go: it is
 requeued after the letter's delay. It never drops a message whose letter is not kept.
 """
@@ -61,6 +62,19 @@ class LetterKeepingConsumer(Consumer):  # type: ignore[misc]  # Celery's Consume
                 "task-failed", uuid=task_id, exception=f"NotRegistered({name!r})"
             )
 
+    def on_decode_error(self, message: Any, exc: BaseException) -> None:
+        """A body that cannot be decoded: its letter (the raw body, its content type and
+        encoding) is kept, then the message is acknowledged as Celery does, since every
+        redelivery would fail the same way."""
+        headers = message.headers or {}
+        content = f"content type {message.content_type!r}, encoding {message.content_encoding!r}"
+        letter = poison_letter(
+            name=headers.get("task", ""), task_id=headers.get("id"), body=_text(message.body),
+            error=exc, queue=_queue_of(message), detail=content,
+        )  # fmt: skip
+        if self._kept(letter, message):
+            message.ack_log_error(log, self.connection_errors)
+
     def on_invalid_task(self, body: Any, message: Any, exc: BaseException) -> None:
         self._let_go_rejected(message, exc)
 
@@ -98,6 +112,16 @@ def _decoded(message: Any, body: Any) -> Any:
         return message.payload
     except Exception:  # any content this worker refuses: the raw body is all there is
         return message.body
+
+
+def _text(body: Any) -> Any:
+    """A raw body as text where it is UTF-8 (brokers hand it over as bytes or as text)."""
+    if isinstance(body, bytes):
+        try:
+            return body.decode()
+        except UnicodeDecodeError:
+            return body
+    return body
 
 
 def _queue_of(message: Any) -> str | None:

@@ -18,9 +18,16 @@ __all__ = ["poison_letter"]
 
 
 def poison_letter(
-    *, name: str, task_id: str | None, body: Any, error: BaseException, queue: str | None = None
+    *,
+    name: str,
+    task_id: str | None,
+    body: Any,
+    error: BaseException,
+    queue: str | None = None,
+    detail: str | None = None,
 ) -> DeadLetter:
-    """The dead letter of a message no task could run."""
+    """The dead letter of a message no task could run (``detail`` is added to the error
+    message in parentheses)."""
     args, kwargs = _arguments(body)
     envelope, kwargs = _envelope(kwargs, fallback_key=task_id or "")
     return DeadLetter(
@@ -28,7 +35,7 @@ def poison_letter(
         task_name=name or "<unknown>",
         reason="poison",
         error_type=f"{type(error).__module__}.{type(error).__qualname__}",
-        error_message=str(error),
+        error_message=f"{error} ({detail})" if detail else str(error),
         failed_at=time.time(),
         args=args,
         kwargs=kwargs,
