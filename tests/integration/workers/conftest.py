@@ -1,8 +1,12 @@
 """Fixtures every worker-system test shares: a namespace of its own, the broker, a client
-app for task results, and the store the workers write to."""
+app for task results, and the store the workers write to; and the environment and worker
+of the tests of ``_ops_for_tests``, which a module extends or replaces by defining a
+fixture of the same name. A module on the Redis broker alone marks itself
+``pytest.mark.parametrize("broker_url", ["redis"], indirect=True)``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -10,7 +14,7 @@ from celery import Celery
 
 from _brokers import BROKERS, broker_for_test
 from _orphan_workers import Runs
-from _workers import fresh_namespace
+from _workers import TESTS_DIR, WorkerProcess, celery_worker_command, fresh_namespace, start_worker
 from outlast.config import Settings
 from outlast.store import RedisStore
 from outlast.workers import create_app
@@ -53,3 +57,24 @@ def runs(redis_url: str, namespace: str) -> Iterator[Runs]:
     counted = Runs(redis_url, f"{namespace}:runs")
     yield counted
     counted.close()
+
+
+@pytest.fixture
+def env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
+    """The environment of workers running ``_ops_for_tests``: the test's broker; the store
+    and the operations' own records on the test Redis."""
+    return {
+        "OUTLAST_BROKER_URL": broker_url,
+        "OUTLAST_REDIS_URL": redis_url,
+        "OUTLAST_TEST_REDIS_URL": redis_url,
+        "OUTLAST_NAMESPACE": namespace,
+        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+
+
+@pytest.fixture
+def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """One prefork process on the operations queue: it runs the test's messages in order."""
+    with start_worker(env, celery_worker_command(["operations"], concurrency=1)) as running:
+        yield running

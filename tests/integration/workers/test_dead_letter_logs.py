@@ -11,48 +11,15 @@ Redis broker only: what is logged does not depend on the broker.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from celery import Celery
 
-from _workers import WorkerProcess, celery_worker_command, enqueue_from_app, start_worker
-from outlast.config import Settings
+from _workers import WorkerProcess, enqueue_from_app
 from outlast.store import DeadLetter, RedisStore
-from outlast.workers import create_app
 
-TESTS_DIR = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def env(redis_url: str, namespace: str) -> dict[str, str]:
-    """The worker system's environment, all on the test Redis."""
-    return {
-        "OUTLAST_BROKER_URL": redis_url,
-        "OUTLAST_REDIS_URL": redis_url,
-        "OUTLAST_TEST_REDIS_URL": redis_url,
-        "OUTLAST_NAMESPACE": namespace,
-        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
-    }
-
-
-@pytest.fixture
-def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
-    """One prefork process on the operations queue: it runs the test's messages in order."""
-    with start_worker(env, celery_worker_command(["operations"], concurrency=1)) as running:
-        yield running
-
-
-@pytest.fixture
-def app(redis_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app for sending a raw message and reading results."""
-    client = create_app(Settings(broker_url=redis_url, redis_url=redis_url, namespace=namespace))
-    yield client
-    client.close()
+pytestmark = pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
 
 
 async def letters_of(store: RedisStore, names: list[str], seconds: float) -> list[DeadLetter]:
@@ -68,7 +35,7 @@ async def letters_of(store: RedisStore, names: list[str], seconds: float) -> lis
 
 
 async def test_each_dead_letter_is_one_log_line_naming_its_replay(
-    env: dict[str, str], worker: WorkerProcess, app: Celery, store: RedisStore, namespace: str
+    env: dict[str, str], worker: WorkerProcess, results: Celery, store: RedisStore, namespace: str
 ) -> None:
     """Non-retryable, exhausted and unknown-task letters: one line each, no Celery lines."""
     enqueue_from_app(
@@ -78,12 +45,12 @@ async def test_each_dead_letter_is_one_log_line_naming_its_replay(
             ["tests.flaky", [f"{namespace}:exhausted", 99], {}, "log-2"],
         ],
     )
-    unknown = app.send_task("tests.nobody_home", args=[1], queue="operations")
+    unknown = results.send_task("tests.nobody_home", args=[1], queue="operations")
     names = ["tests.refused", "tests.flaky", "tests.nobody_home"]
     letters = await letters_of(store, names, seconds=30)
     # The single process runs this after the failures above are fully handled (and logged).
     [done] = enqueue_from_app(env, [["tests.noop", [1], {}, None]])
-    await asyncio.to_thread(app.AsyncResult(done["task_id"]).get, timeout=30)
+    await asyncio.to_thread(results.AsyncResult(done["task_id"]).get, timeout=30)
 
     # The unknown task's sender still learns that it failed, and why.
     await asyncio.to_thread(unknown.get, timeout=30, propagate=False)
@@ -104,15 +71,15 @@ async def test_each_dead_letter_is_one_log_line_naming_its_replay(
 
 
 async def test_an_unknown_task_in_content_the_worker_refuses_is_dead_lettered_raw(
-    worker: WorkerProcess, app: Celery, store: RedisStore
+    worker: WorkerProcess, results: Celery, store: RedisStore
 ) -> None:
     """An unknown task pickled (the worker takes JSON only): its letter keeps the raw body
     and the worker goes on taking work."""
-    app.send_task("tests.nobody_pickled", args=[1], queue="operations", serializer="pickle")
+    results.send_task("tests.nobody_pickled", args=[1], queue="operations", serializer="pickle")
     [letter] = await letters_of(store, ["tests.nobody_pickled"], seconds=30)
     assert letter.reason == "poison"
     [raw] = letter.args  # the raw body's repr
     assert isinstance(raw, str)
-    after = app.send_task("tests.noop", args=[2], queue="operations")
+    after = results.send_task("tests.noop", args=[2], queue="operations")
     assert await asyncio.to_thread(after.get, timeout=30) == {"value": 2}
     assert worker.running

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,21 +25,14 @@ from _orphan_workers import (
     wait_until_held,
 )
 from _workers import celery_worker_command, start_worker
-from outlast.config import Settings
+from _workers_killed_holder import kill_holding_worker
 from outlast.recovery import RecoveryStatistics
 from outlast.resilience.shared._redis_link import link_for
 from outlast.store import RecoveryAttempt, RedisStore
-from outlast.workers import create_app
 from outlast.workers.orphans._orphan_guard import check_orphans
 from outlast.workers.orphans._orphan_records import MoveRecorder
 
-
-@pytest.fixture
-def results(redis_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app on the Redis broker, in this test's namespace."""
-    app = create_app(Settings(broker_url=redis_url, redis_url=redis_url, namespace=namespace))
-    yield app
-    app.close()
+pytestmark = pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
 
 
 def moves(redis_url: str, namespace: str) -> list[RecoveryAttempt]:
@@ -103,11 +95,7 @@ def test_racing_checks_record_the_move_once(
 ) -> None:
     """Four checks racing after the lapse: only the one that moved the 20 records it."""
     env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
-    with start_holder(env) as holder:
-        send_runs(results, runs.prefix)
-        wait_until_held(results, runs)
-        holder.kill()
-    time.sleep(1.6)  # the heartbeat lapses
+    kill_holding_worker(env, results, runs)
     recorder = MoveRecorder(
         store_source=lambda: RedisStore(redis_url, namespace=namespace),
         statistics=lambda: RecoveryStatistics(link_for(redis_url, namespace)),
@@ -136,11 +124,7 @@ def test_the_requeue_orphans_task_records_its_move_before_it_returns(
     """The task on a recovery worker (its own checks off) moves the 20; its one record
     names the task as the mover and is stored by the time the result is."""
     env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
-    with start_holder(env) as holder:
-        send_runs(results, runs.prefix)
-        wait_until_held(results, runs)
-        holder.kill()
-    time.sleep(1.6)  # the heartbeat lapses
+    kill_holding_worker(env, results, runs)
     recovery = {**env, "OUTLAST_ORPHAN_CHECK_IN_WORKERS": "false"}
     with start_worker(recovery, celery_worker_command(["recovery"], name="orphan-mover")):
         moved = results.send_task("outlast.recovery.requeue_orphans").get(timeout=30)

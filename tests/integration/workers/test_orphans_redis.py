@@ -25,17 +25,10 @@ from _orphan_workers import (
     start_holder,
     wait_until_held,
 )
-from outlast.config import Settings
-from outlast.workers import create_app
+from _workers_killed_holder import kill_holding_worker
 from outlast.workers.orphans._orphan_guard import check_orphans
 
-
-@pytest.fixture
-def results(redis_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app on the Redis broker, in this test's namespace."""
-    app = create_app(Settings(broker_url=redis_url, redis_url=redis_url, namespace=namespace))
-    yield app
-    app.close()
+pytestmark = pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
 
 
 @pytest.fixture
@@ -69,11 +62,7 @@ def test_a_killed_workers_messages_are_moved_once_by_racing_checks(
 ) -> None:
     """Four checks racing after the lapse move the 20 once in all; the next moves none."""
     env = orphan_env(redis_url, redis_url, namespace, **FAST_BEATS)
-    with start_holder(env) as holder:
-        send_runs(results, runs.prefix)
-        wait_until_held(results, runs)
-        holder.kill()
-    time.sleep(1.6)  # the heartbeat lapses
+    kill_holding_worker(env, results, runs)
     moved: list[int] = []
     threads = [
         threading.Thread(target=lambda: moved.append(check_orphans(results).total))

@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
 
 from _servers import RedisServer, start_redis_server
-from _workers import WorkerProcess, celery_worker_command, enqueue_from_app, start_worker
-from outlast.config import Settings
+from _workers import WorkerProcess, enqueue_from_app
 from outlast.store import DeadLetter, RedisStore
 from outlast.store.redis._redis import store_prefix
-from outlast.workers import create_app
 from outlast.workers.dead_letters._keep_letter import KEEP_TASK
 
-TESTS_DIR = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
+
 UNKNOWN = "tests.nobody_home"
 
 
@@ -67,32 +64,11 @@ def store_server(namespace: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def env(redis_url: str, namespace: str, store_server: Store) -> dict[str, str]:
+def env(env: dict[str, str], redis_url: str, store_server: Store) -> dict[str, str]:
     """Broker, results and records on the test Redis; the store on the test's own server."""
     return {
-        "OUTLAST_BROKER_URL": redis_url,
-        "OUTLAST_RESULT_BACKEND": redis_url,
-        "OUTLAST_REDIS_URL": store_server.server.url,
-        "OUTLAST_TEST_REDIS_URL": redis_url,
-        "OUTLAST_NAMESPACE": namespace,
-        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
-    }
-
-
-@pytest.fixture
-def worker(env: dict[str, str]) -> Iterator[WorkerProcess]:
-    """One prefork process on the operations queue."""
-    with start_worker(env, celery_worker_command(["operations"], concurrency=1)) as running:
-        yield running
-
-
-@pytest.fixture
-def app(redis_url: str, namespace: str) -> Iterator[Celery]:
-    """A client app on the test's broker, for sending a message of an unknown task."""
-    client = create_app(Settings(broker_url=redis_url, redis_url=redis_url, namespace=namespace))
-    yield client
-    client.close()
+        **env, "OUTLAST_RESULT_BACKEND": redis_url, "OUTLAST_REDIS_URL": store_server.server.url
+    }  # fmt: skip
 
 
 def broker_tasks(redis_url: str, namespace: str) -> list[str]:
@@ -146,7 +122,7 @@ async def test_a_letter_the_store_refuses_waits_on_the_broker_then_arrives_once(
     how: str,
     env: dict[str, str],
     worker: WorkerProcess,
-    app: Celery,
+    results: Celery,
     store_server: Store,
     redis_url: str,
     namespace: str,
@@ -156,7 +132,7 @@ async def test_a_letter_the_store_refuses_waits_on_the_broker_then_arrives_once(
     store_server.refuse(how)
     prefix = f"{namespace}:refused"
     await asyncio.to_thread(enqueue_from_app, env, [["tests.refused", [prefix], {}, "keep-1"]])
-    app.send_task(UNKNOWN, args=[1], kwargs={"_outlast": {"key": "keep-2"}}, queue="operations")
+    results.send_task(UNKNOWN, args=[1], kwargs={"_outlast": {"key": "keep-2"}}, queue="operations")
 
     def two_critical() -> bool:
         return len(critical_lines(worker)) >= 2
