@@ -24,37 +24,35 @@ import contextlib
 import os
 import random
 import signal
-import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
-sys.path.insert(0, str(TESTS_DIR))
-
-from _fault_proxy import FaultProxy  # noqa: E402
-from _health_endpoint import HealthEndpoint  # noqa: E402
-from _servers import RedisServer, start_redis_server  # noqa: E402
-from _smtp_server import start_smtp_server  # noqa: E402
-from outlast.config import RecoverySettings  # noqa: E402
-from outlast.recovery import (  # noqa: E402
+import _recovery_bench as shared
+from _servers import RedisServer, start_redis_server
+from outlast.config import RecoverySettings
+from outlast.recovery import (
     HealthSweep,
     RecoveryManager,
     RecoveryStatistics,
     ServiceRegistry,
     SweepMemory,
 )
-from outlast.recovery._configured import configure_services  # noqa: E402
-from outlast.recovery._service_actions import heal_service_quietly  # noqa: E402
+from outlast.recovery._configured import configure_services
+from outlast.recovery._service_actions import heal_service_quietly
 
-QUICK = "--quick" in sys.argv
-RUNS = 3 if QUICK else 8
+RUNS = 3 if shared.QUICK else 8
 INTERVAL = 3.0
 REHEAL = 0.5  # the default OUTLAST_RECOVERY_REHEAL_INTERVAL
 PROBE_TIMEOUT = 1.0  # the default probe timeout (Kubernetes' timeoutSeconds)
-HEALED_TARGET = 1.0
+TABLE = shared.Table(
+    "detected", shared.Figures("5.2f", "s"), shared.Figures("6.0f", "ms"), INTERVAL + PROBE_TIMEOUT
+)
+MODES: dict[shared.Kind, tuple[shared.Mode, ...]] = {
+    "redis": ("refuse", "stall"),
+    "smtp": ("refuse", "stall"),
+    "http": ("503", "stall"),
+}
 
 
 class Driver:
@@ -124,7 +122,7 @@ def sweep_for(services: list[dict[str, Any]]) -> HealthSweep:
 
 async def measure(
     service: dict[str, Any], fault: Callable[[], Any], back: Callable[[], Any]
-) -> list[tuple[float, float]]:
+) -> shared.Results:
     """RUNS times: (fault to detection, return to healed) in seconds."""
     sweep = sweep_for([{**service, "probe_timeout": PROBE_TIMEOUT}])
     driver = Driver(sweep, service["name"])
@@ -150,7 +148,7 @@ async def measure(
     return results
 
 
-async def redis_sigkill() -> list[tuple[float, float]]:
+async def redis_sigkill() -> shared.Results:
     servers: list[RedisServer] = [start_redis_server()]
     port = servers[0].port
 
@@ -170,71 +168,20 @@ async def redis_sigkill() -> list[tuple[float, float]]:
             server.stop()
 
 
-async def redis_proxy(mode: Any) -> list[tuple[float, float]]:
-    with start_redis_server() as server, FaultProxy(server.port) as proxy:
-        url = f"redis://127.0.0.1:{proxy.port}/0"
+async def behind_proxy(kind: shared.Kind, mode: shared.Mode) -> shared.Results:
+    with shared.fault_target(kind, mode) as target:
         return await measure(
-            {"name": "redis", "kind": "redis", "url": url},
-            lambda: proxy.set_mode(mode),
-            lambda: proxy.set_mode("pass"),
+            {"name": kind, "kind": kind, "url": target.url}, target.fault, target.back
         )
-
-
-async def smtp_proxy(mode: Any) -> list[tuple[float, float]]:
-    with start_smtp_server() as smtp, FaultProxy(smtp.port) as proxy:
-        url = f"smtp://127.0.0.1:{proxy.port}"
-        return await measure(
-            {"name": "smtp", "kind": "smtp", "url": url},
-            lambda: proxy.set_mode(mode),
-            lambda: proxy.set_mode("pass"),
-        )
-
-
-async def http_fault(mode: Any) -> list[tuple[float, float]]:
-    with HealthEndpoint() as endpoint, FaultProxy(endpoint.port) as proxy:
-
-        def fault() -> None:
-            if mode == "503":
-                endpoint.status = 503
-            else:
-                proxy.set_mode(mode)
-
-        def back() -> None:
-            endpoint.status = 200
-            proxy.set_mode("pass")
-
-        url = f"http://127.0.0.1:{proxy.port}/health"
-        return await measure({"name": "http", "kind": "http", "url": url}, fault, back)
-
-
-def row(label: str, results: list[tuple[float, float]]) -> str:
-    detected = [d for d, _ in results]
-    healed = [h for _, h in results]
-    ok = max(detected) <= INTERVAL + PROBE_TIMEOUT and max(healed) <= HEALED_TARGET
-    return (
-        f"{label:<22} detected median {statistics.median(detected):5.2f} s "
-        f"max {max(detected):5.2f} s | healed median {statistics.median(healed) * 1000:6.0f} ms "
-        f"max {max(healed) * 1000:6.0f} ms | {'meets' if ok else 'MISSES'} targets"
-    )
 
 
 async def main() -> None:
     print(
         f"sweep every {INTERVAL} s, re-heal every {REHEAL} s, probe timeout {PROBE_TIMEOUT} s, "
         f"{RUNS} runs each; targets: detected <= {INTERVAL + PROBE_TIMEOUT} s "
-        f"(interval + probe timeout), healed <= {HEALED_TARGET} s after the return"
+        f"(interval + probe timeout), healed <= {shared.HEALED_TARGET} s after the return"
     )
-    cases: list[tuple[str, Callable[[], Any]]] = [
-        ("redis sigkill+restart", redis_sigkill),
-        ("redis refuse", lambda: redis_proxy("refuse")),
-        ("redis stall", lambda: redis_proxy("stall")),
-        ("smtp refuse", lambda: smtp_proxy("refuse")),
-        ("smtp stall", lambda: smtp_proxy("stall")),
-        ("http 503", lambda: http_fault("503")),
-        ("http stall", lambda: http_fault("stall")),
-    ]
-    for label, case in cases:
-        print(row(label, await case()), flush=True)
+    await TABLE.run(shared.fault_cases(redis_sigkill, behind_proxy, MODES))
 
 
 if __name__ == "__main__":

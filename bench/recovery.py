@@ -16,22 +16,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
-sys.path.insert(0, str(TESTS_DIR))
-
-from _fault_proxy import FaultProxy  # noqa: E402
-from _health_endpoint import HealthEndpoint  # noqa: E402
-from _servers import find_redis_server, start_redis_server  # noqa: E402
-from _smtp_server import start_smtp_server  # noqa: E402
-from outlast.recovery import (  # noqa: E402
+import _recovery_bench as shared
+from _servers import find_redis_server, start_redis_server
+from outlast.recovery import (
     ArgvRestart,
+    ManagedClient,
     Service,
     ServiceRegistry,
     http_probe,
@@ -40,11 +33,17 @@ from outlast.recovery import (  # noqa: E402
     smtp_probe,
 )
 
-QUICK = "--quick" in sys.argv
-RUNS = 3 if QUICK else 10
+RUNS = 3 if shared.QUICK else 10
 PROBE_TIMEOUT = 1.0  # Kubernetes' default timeoutSeconds
 INTERVAL = 0.05
-HEALED_TARGET = 1.0
+TABLE = shared.Table(
+    "detect", shared.Figures("7.1f", "ms"), shared.Figures("7.1f", "ms"), PROBE_TIMEOUT + INTERVAL
+)
+MODES: dict[shared.Kind, tuple[shared.Mode, ...]] = {
+    "redis": ("stall", "refuse"),
+    "smtp": ("stall", "refuse"),
+    "http": ("stall", "refuse", "503"),
+}
 
 Action = Callable[[], Awaitable[None] | None]
 
@@ -77,7 +76,7 @@ async def _call(action: Action) -> None:
         await outcome
 
 
-async def redis_sigkill() -> list[tuple[float, float]]:
+async def redis_sigkill() -> shared.Results:
     """SIGKILL the server; its argv restart hook starts it again on the same port."""
     server = start_redis_server()
     hook = ArgvRestart(argv=(find_redis_server(), str(server.directory / "redis.conf")), wait=False)
@@ -107,84 +106,32 @@ async def redis_sigkill() -> list[tuple[float, float]]:
     return results
 
 
-async def redis_behind_proxy(mode: Any) -> list[tuple[float, float]]:
-    with start_redis_server() as server, FaultProxy(server.port) as proxy:
-        managed = managed_redis(f"redis://127.0.0.1:{proxy.port}/0", timeout=PROBE_TIMEOUT)
+async def behind_proxy(kind: shared.Kind, mode: shared.Mode) -> shared.Results:
+    with shared.fault_target(kind, mode) as target:
         registry = ServiceRegistry()
-        registry.register(redis_service("redis", managed, probe_timeout=PROBE_TIMEOUT))
-        try:
-            return [
-                await _measure(
-                    registry, "redis", lambda: proxy.set_mode(mode), lambda: proxy.set_mode("pass")
-                )
-                for _ in range(RUNS)
-            ]
-        finally:
-            await managed.close()
-
-
-async def smtp_behind_proxy(mode: Any) -> list[tuple[float, float]]:
-    with start_smtp_server() as smtp, FaultProxy(smtp.port) as proxy:
-        registry = ServiceRegistry()
-        probe = smtp_probe("127.0.0.1", proxy.port, timeout=PROBE_TIMEOUT)
-        registry.register(Service(name="smtp", probe=probe, probe_timeout=PROBE_TIMEOUT))
-        return [
-            await _measure(
-                registry, "smtp", lambda: proxy.set_mode(mode), lambda: proxy.set_mode("pass")
-            )
-            for _ in range(RUNS)
-        ]
-
-
-async def http_faults(mode: Any) -> list[tuple[float, float]]:
-    with HealthEndpoint() as endpoint, FaultProxy(endpoint.port) as proxy:
-        registry = ServiceRegistry()
-        url = f"http://127.0.0.1:{proxy.port}/health"
-        probe = http_probe(url, timeout=PROBE_TIMEOUT)
-        registry.register(Service(name="http", probe=probe, probe_timeout=PROBE_TIMEOUT))
-
-        def fault() -> None:
-            if mode == "503":
-                endpoint.status = 503
+        managed: ManagedClient[Any] | None = None
+        if kind == "redis":
+            managed = managed_redis(target.url, timeout=PROBE_TIMEOUT)
+            registry.register(redis_service("redis", managed, probe_timeout=PROBE_TIMEOUT))
+        else:
+            if kind == "smtp":
+                probe = smtp_probe("127.0.0.1", target.port, timeout=PROBE_TIMEOUT)
             else:
-                proxy.set_mode(mode)
-
-        def back() -> None:
-            endpoint.status = 200
-            proxy.set_mode("pass")
-
-        return [await _measure(registry, "http", fault, back) for _ in range(RUNS)]
-
-
-def _row(label: str, results: list[tuple[float, float]]) -> str:
-    detected = [d for d, _ in results]
-    healed = [h for _, h in results]
-    ok = max(detected) <= PROBE_TIMEOUT + INTERVAL and max(healed) <= HEALED_TARGET
-    return (
-        f"{label:<22} detect median {statistics.median(detected) * 1000:7.1f} ms "
-        f"max {max(detected) * 1000:7.1f} ms | healed median "
-        f"{statistics.median(healed) * 1000:7.1f} ms max {max(healed) * 1000:7.1f} ms "
-        f"| {'meets' if ok else 'MISSES'} targets"
-    )
+                probe = http_probe(target.url, timeout=PROBE_TIMEOUT)
+            registry.register(Service(name=kind, probe=probe, probe_timeout=PROBE_TIMEOUT))
+        try:
+            return [await _measure(registry, kind, target.fault, target.back) for _ in range(RUNS)]
+        finally:
+            if managed is not None:
+                await managed.close()
 
 
 async def main() -> None:
     print(
         f"probe timeout {PROBE_TIMEOUT} s, probing every {INTERVAL} s, {RUNS} runs each; "
-        f"targets: detection <= probe timeout, healed <= {HEALED_TARGET} s after return"
+        f"targets: detection <= probe timeout, healed <= {shared.HEALED_TARGET} s after return"
     )
-    cases: list[tuple[str, Callable[[], Awaitable[list[tuple[float, float]]]]]] = [
-        ("redis sigkill+restart", redis_sigkill),
-        ("redis stall", lambda: redis_behind_proxy("stall")),
-        ("redis refuse", lambda: redis_behind_proxy("refuse")),
-        ("smtp stall", lambda: smtp_behind_proxy("stall")),
-        ("smtp refuse", lambda: smtp_behind_proxy("refuse")),
-        ("http stall", lambda: http_faults("stall")),
-        ("http refuse", lambda: http_faults("refuse")),
-        ("http 503", lambda: http_faults("503")),
-    ]
-    for label, case in cases:
-        print(_row(label, await case()), flush=True)
+    await TABLE.run(shared.fault_cases(redis_sigkill, behind_proxy, MODES))
 
 
 if __name__ == "__main__":
