@@ -10,6 +10,8 @@ back to a default for a value that was given but is wrong.
 from __future__ import annotations
 
 import functools
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,7 +30,7 @@ from outlast.config._config_file import CONFIG_FILE_VARIABLE, config_file, file_
 from outlast.config._env_errors import settings_error
 from outlast.errors import FieldError, SettingsError
 
-__all__ = ["SettingsBase", "clear_loaded", "load", "loader"]
+__all__ = ["SettingsBase", "clear_loaded", "known_keys", "load", "loader"]
 
 S = TypeVar("S", bound="SettingsBase")
 
@@ -74,8 +76,14 @@ class SettingsBase(BaseSettings):
         return tuple(sources)
 
 
-def _known_keys() -> set[str]:
-    """Every field of every settings class: what the TOML file may hold at its top."""
+def known_keys() -> set[str]:
+    """Every field of every settings class: what the TOML file may hold at its top, and
+    what an ``OUTLAST_`` variable may name. Every module of ``outlast.config`` is imported
+    first, so the fields of a section this process never reads (the API's, in a worker)
+    are known too."""
+    package = importlib.import_module("outlast.config")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
     classes, known = list(SettingsBase.__subclasses__()), set()
     while classes:
         cls = classes.pop()
@@ -87,7 +95,7 @@ def _known_keys() -> set[str]:
 def load(cls: type[S]) -> S:
     """``cls`` read from its sources; SettingsError naming each bad variable otherwise."""
     path = config_file()
-    problems = file_problems(path, _known_keys())
+    problems = file_problems(path, known_keys())
     if any(p.field == CONFIG_FILE_VARIABLE for p in problems):
         raise SettingsError(problems)  # no file to read the rest from
     try:

@@ -7,18 +7,25 @@ same variables and file as :class:`~outlast.config.Settings` (``OUTLAST_SMTP_POR
 payment. This is Django's and Celery's habit for mail settings (checked when mail is sent)
 kept within pydantic-settings' rule that what is read is checked whole.
 :func:`check_settings` reads the core settings and the sections named, afresh, and raises
-one error naming every bad variable among them; it never caches what it read.
+one error naming every bad variable among them (it never caches what it read); then it
+logs a warning for each ``OUTLAST_`` variable that names no setting.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+
 from pydantic import Field, field_validator
 
 from outlast.config import _value_checks as checks
+from outlast.config._env_names import unknown_variables
 from outlast.config._flower import FlowerSettings, flower_problems
-from outlast.config._loading import SettingsBase, load, loader
+from outlast.config._loading import SettingsBase, known_keys, load, loader
 from outlast.config._settings import Settings
 from outlast.errors import FieldError, SettingsError
+
+log = logging.getLogger("outlast.config")
 
 __all__ = [
     "EmailSettings",
@@ -123,3 +130,5 @@ def check_settings(
                 problems += flower_problems(loaded)
     if problems:
         raise SettingsError(problems)
+    for line in unknown_variables(os.environ, known_keys()):
+        log.warning("%s", line)
