@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import signals
 
+from outlast.resilience.shared._state_sync import flush_pending_state
 from outlast.workers import _startup_checks  # noqa: F401  (warns at start about endpoints it lacks)
 from outlast.workers._app import DEFAULT_REDIS_URL, TASK_MODULES, app, celery_config, create_app
 from outlast.workers._queues import QUEUES, ROUTES, add_route, queue_for
@@ -50,3 +51,4 @@ def _start_loop(**_: Any) -> None:
 @signals.worker_process_shutdown.connect
 def _stop_loop(**_: Any) -> None:
     close_process_loop()
+    flush_pending_state()  # a pool process ends with os._exit: atexit does not run there

@@ -14,7 +14,8 @@ Neither thread ever dies of a Redis error: a failed round trip is reported to th
 (``undelivered``) and retried on the next tick; the link logs the outage once and skips
 calls for its ``retry_interval``. A forked child gets new hubs and threads: members are
 detached in the child and re-attach on their next use. :func:`stop_state_sync` stops the
-threads (tests do, between cases).
+threads (tests do, between cases); :func:`flush_pending_state` runs at exit (and in a
+worker's pool process as it shuts down, where ``atexit`` does not run).
 
 Waiting is real (``threading.Event.wait``): these threads exist to follow real time, and a
 wait that must end early when woken cannot go through ``Clock.sleep``.
@@ -22,6 +23,7 @@ wait that must end early when woken cannot go through ``Clock.sleep``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -35,7 +37,14 @@ from redis.exceptions import NoScriptError
 from outlast.resilience.breaker._redis_breaker_scripts import LuaScript
 from outlast.resilience.shared._redis_link import REDIS_ERRORS, RedisLink, Unavailable
 
-__all__ = ["Outgoing", "StateSync", "SyncMember", "state_sync_for", "stop_state_sync"]
+__all__ = [
+    "Outgoing",
+    "StateSync",
+    "SyncMember",
+    "flush_pending_state",
+    "state_sync_for",
+    "stop_state_sync",
+]
 
 log = logging.getLogger("outlast.redis")
 
@@ -254,6 +263,24 @@ def stop_state_sync(link: RedisLink | None = None) -> None:
         stopping = [_hubs.pop(k) for k in chosen]
     for hub in stopping:
         hub.close()
+
+
+def flush_pending_state() -> None:
+    """Send what every member in this process still holds, now (at exit: outcomes and a trip
+    recorded since the last tick reach the cluster before the process is gone). A Redis
+    that is down is skipped at once; a failed flush is logged, never raised."""
+    with _hubs_lock:
+        hubs = list(_hubs.values())
+    for hub in hubs:
+        if not hub.link.available:
+            continue
+        try:
+            hub.flush(hub.members(), read=False)
+        except Exception:
+            log.exception("flushing %s state to redis at exit failed", hub.kind)
+
+
+atexit.register(flush_pending_state)
 
 
 def _after_fork_in_child() -> None:
