@@ -10,9 +10,9 @@ The prune deletes error events and resolved alerts older than
 ``monitoring_event_retention`` seconds, and forgets error patterns not seen for as long.
 The prune deletes statistics snapshots older than ``monitoring_snapshot_retention``
 seconds (other snapshots, such as silences, are kept).
-An ``@operation`` attempt that succeeds after at least ``monitoring_slow_call`` seconds
-counts as a slow call of its service, for the ``performance_impact`` alert (read where
-operations run).
+A call through ``@handle_errors`` (an ``@operation`` attempt among them) that succeeds
+after at least ``monitoring_slow_call`` seconds counts as a slow call of its service, for
+the ``performance_impact`` alert (read where the calls run).
 The store never keeps a record longer than its own event retention (7 days,
 ``open_store(event_retention=...)``), so a longer monitoring retention keeps nothing
 longer. What the recording side reads (``monitoring_buffer_size``,

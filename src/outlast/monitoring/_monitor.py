@@ -43,7 +43,7 @@ from outlast.monitoring._stats import (
 )
 from outlast.monitoring._windows import Dim
 from outlast.resilience._events import add_listener
-from outlast.resilience._successes import add_success_listener
+from outlast.resilience._successes import add_duration_listener, add_success_listener
 from outlast.resilience.shared._redis_link import RedisLink
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ class ErrorMonitor:
                 self._unsubscribe = [
                     add_listener(listener_for(self)),
                     add_success_listener(self._buffer.add_success),
+                    add_duration_listener(self.note_duration),
                 ]
 
     def unlisten(self) -> None:

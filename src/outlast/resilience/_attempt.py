@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from outlast.errors import BulkheadCapacityError
-from outlast.resilience._successes import note_success
+from outlast.resilience._successes import note_success, timer
 from outlast.resilience._timeout import call_with_timeout_async, call_with_timeout_sync
 from outlast.resilience.breaker._breaker import CircuitBreaker
 from outlast.resilience.bulkhead._bulkhead import Bulkhead
@@ -90,6 +90,7 @@ class Attempt:
         release = bulkhead.release if bulkhead is not None else None
         started = self._admit(release)
         limit = self._limit(time_left)
+        timed = timer()
         try:
             if limit is None:
                 try:
@@ -106,7 +107,7 @@ class Attempt:
             self._settle(started, error)
             raise
         self._settle(started, None)
-        note_success(self.operation)
+        note_success(self.operation, timed)
         return result
 
     async def run_async(
@@ -129,6 +130,7 @@ class Attempt:
             else:
                 started = breaker.before_call()
             limit = self._limit(time_left)
+            timed = timer()
             try:
                 if limit is None:
                     result = await fn(*args, **kwargs)
@@ -140,7 +142,7 @@ class Attempt:
                 self._settle(started, error)
                 raise
             self._settle(started, None)
-            note_success(self.operation)
+            note_success(self.operation, timed)
             return result
         finally:
             if bulkhead is not None:

@@ -2,24 +2,37 @@
 
 A success carries no error, so it is not a ``ResilienceEvent``: building a frozen event on
 every successful call would cost more than the count is worth. The core calls
-:func:`note_success` with the operation name; listeners get that name. Like
-``_events``, a listener that raises is logged and skipped, never raised into a call, and
-this module imports nothing of monitoring.
+:func:`note_success` with the operation name; listeners get that name. Duration listeners
+also get how long the call ran (from :func:`timer`, taken after admission); while none is
+registered, no clock is read. Like ``_events``, a listener that raises is logged and
+skipped, never raised into a call, and this module imports nothing of monitoring.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
-__all__ = ["SuccessListener", "add_success_listener", "note_success", "remove_success_listener"]
+__all__ = [
+    "DurationListener",
+    "SuccessListener",
+    "add_duration_listener",
+    "add_success_listener",
+    "note_success",
+    "remove_duration_listener",
+    "remove_success_listener",
+    "timer",
+]
 
 log = logging.getLogger("outlast.resilience")
 
 SuccessListener = Callable[[str], None]
+DurationListener = Callable[[str, float], None]
 
 _listeners: tuple[SuccessListener, ...] = ()
+_timed: tuple[DurationListener, ...] = ()
 _lock = threading.Lock()
 
 
@@ -38,10 +51,39 @@ def remove_success_listener(listener: SuccessListener) -> None:
         _listeners = tuple(x for x in _listeners if x is not listener)
 
 
-def note_success(operation: str) -> None:
-    """One attempt of ``operation`` succeeded."""
+def add_duration_listener(listener: DurationListener) -> Callable[[], None]:
+    """Call ``listener(operation, seconds)`` after every timed successful attempt; returns
+    the unsubscriber."""
+    global _timed
+    with _lock:
+        _timed = (*_timed, listener)
+    return lambda: remove_duration_listener(listener)
+
+
+def remove_duration_listener(listener: DurationListener) -> None:
+    """Stop calling ``listener``; unknown listeners are ignored."""
+    global _timed
+    with _lock:
+        _timed = tuple(x for x in _timed if x is not listener)
+
+
+def timer() -> float:
+    """When a call starts: the time to hand to :func:`note_success`, or 0.0 (no clock read)
+    while no duration listener is registered."""
+    return time.perf_counter() if _timed else 0.0
+
+
+def note_success(operation: str, started: float = 0.0) -> None:
+    """One attempt of ``operation`` succeeded; it started at ``started`` (:func:`timer`)."""
     for listener in _listeners:
         try:
             listener(operation)
         except Exception:
             log.exception("success listener %r failed", listener)
+    if started and _timed:
+        seconds = time.perf_counter() - started
+        for timed in _timed:
+            try:
+                timed(operation, seconds)
+            except Exception:
+                log.exception("duration listener %r failed", timed)

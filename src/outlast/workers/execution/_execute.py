@@ -19,7 +19,6 @@ loop stays free to renew the claim). Sync operations run on the task's thread th
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from outlast._clock import Clock
@@ -34,7 +33,7 @@ from outlast.workers.execution._decisions import (
     store_down,
 )
 from outlast.workers.execution._envelope import Envelope
-from outlast.workers.execution._execute_events import publish_failure, report_duration
+from outlast.workers.execution._execute_events import publish_failure
 from outlast.workers.execution._operations import OperationSpec
 from outlast.workers.execution._steps import Defer, Done, Step
 
@@ -91,13 +90,11 @@ async def _attempt(
     attempt = prepare(spec)
     if isinstance(attempt, Defer):
         return attempt
-    started = time.perf_counter()
     try:
         result = await attempt.run_async(_as_coroutine(spec), args, kwargs, None)
     except Exception as error:
         publish_failure(spec, envelope, error)
         return classify(spec, envelope, error, clock)
-    report_duration(spec, time.perf_counter() - started)
     return Done(result)
 
 

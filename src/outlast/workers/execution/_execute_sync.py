@@ -10,7 +10,6 @@ thread while the attempt runs). A ``timeout`` runs the call in a timeout thread,
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from outlast._clock import Clock
@@ -24,7 +23,7 @@ from outlast.workers.execution._decisions import (
     store_down,
 )
 from outlast.workers.execution._envelope import Envelope
-from outlast.workers.execution._execute_events import publish_failure, report_duration
+from outlast.workers.execution._execute_events import publish_failure
 from outlast.workers.execution._operations import OperationSpec
 from outlast.workers.execution._steps import Defer, Done, Step
 from outlast.workers.execution._sync_claimer import SyncClaimer
@@ -92,11 +91,9 @@ def _attempt(
     attempt = prepare(spec)
     if isinstance(attempt, Defer):
         return attempt
-    started = time.perf_counter()
     try:
         result = attempt.run_sync(spec.fn, args, kwargs, None)
     except Exception as error:
         publish_failure(spec, envelope, error)
         return classify(spec, envelope, error, clock)
-    report_duration(spec, time.perf_counter() - started)
     return Done(result)
