@@ -76,10 +76,11 @@ class RecoverySettings(SettingsBase):
     within the restart limit (``recovery_restart_burst`` per ``recovery_restart_window``
     seconds, ``recovery_restart_delay`` doubling up to ``recovery_restart_max_delay``,
     forgotten after ``recovery_restart_reset_after`` healthy seconds).
-    ``recovery_consumption_action``: what the sweep does about a worker that lost a queue
-    or a queue that grows while no task starts: ``reconsume`` (cancel and re-add the
-    consumer, the default), ``restart`` (the hook ``recovery_worker_restart`` names), or
-    ``record`` only. ``recovery_inspect_timeout`` bounds the workers' answers to the sweep.
+    ``recovery_consumption_action``: what the sweep does about a worker that lost a queue,
+    a queue that grows while no task starts, or a lost canary: ``reconsume`` (the default:
+    cancel and re-add the consumer; for a lost canary, the worker drops its broker
+    connection and reconnects), ``restart`` (the hook ``recovery_worker_restart`` names),
+    or ``record`` only. ``recovery_inspect_timeout`` bounds the workers' answers to the sweep.
     Each sweep sends a canary task to every consumed queue; one not run within
     ``recovery_canary_timeout`` seconds while its consumers are idle is a finding too
     (0: no canaries).

@@ -26,6 +26,7 @@ from outlast.workers import _metrics_hooks  # noqa: F401  (connects the metrics 
 from outlast.workers._queues import QUEUES, route_task
 from outlast.workers._registry_snapshot import RegistrySnapshotStep
 from outlast.workers.beat._schedule import beat_schedule
+from outlast.workers.consuming import _reconnect  # noqa: F401  (the outlast_reconnect command)
 from outlast.workers.consuming._watchdog import ConsumerWatchdog
 from outlast.workers.orphans._orphan_guard import OrphanGuard
 

@@ -28,7 +28,12 @@ from outlast.config import Settings
 from outlast.recovery import RecoveryManager, RecoveryStatistics, ServiceRegistry, SweepMemory
 from outlast.store import RedisStore
 from outlast.workers import create_app
-from outlast.workers.health._consumption_check import ConsumptionCheck, Observation, observe
+from outlast.workers.health._consumption_check import (
+    Action,
+    ConsumptionCheck,
+    Observation,
+    observe,
+)
 
 TESTS_DIR = Path(__file__).resolve().parents[2]
 
@@ -45,16 +50,18 @@ def without_depths(seen: Observation) -> Observation:
 
 
 PING_WAIT = 45.0  # seconds; a loaded 2-core machine has taken over 15
+# A frozen consumer left as it is wakes up only when its socket times out (about 40 s).
+RECONNECTED_WAIT = 20.0
 
 
-def answered(client: Celery, ping: AsyncResult[Any], worker: str) -> Any:
+def answered(client: Celery, ping: AsyncResult[Any], worker: str, wait: float = PING_WAIT) -> Any:
     """The ping's answer; if none comes, fail naming the queues the worker consumes."""
     try:
-        return ping.get(timeout=PING_WAIT)
+        return ping.get(timeout=wait)
     except celery.exceptions.TimeoutError:
         with client.connection_for_write() as connection:
             queues = client.control.inspect([worker], connection=connection).active_queues()
-        pytest.fail(f"no answer from {worker} in {PING_WAIT} s; its queues: {queues}")
+        pytest.fail(f"no answer from {worker} in {wait} s; its queues: {queues}")
 
 
 def sweep(client: Celery) -> dict[str, object]:
@@ -101,14 +108,17 @@ async def test_a_cancelled_consumer_is_found_by_the_next_sweep_and_repaired(
     assert repaired_in < PING_WAIT
 
 
+@pytest.mark.parametrize("action", ["record", "reconsume"])
 async def test_a_consumer_frozen_on_a_dead_connection_is_found_by_its_canary(
-    redis_url: str, namespace: str
+    redis_url: str, namespace: str, action: Action
 ) -> None:
     """The worker's BRPOP connection turns into a black hole: it still lists `operations`
     in active_queues and answers inspect, but the canary the first sweep sent is never
-    run; the next sweep past the canary timeout reports canary_lost for that worker and
-    records it (the in-worker watchdog, slowed here, is what reconnects such a worker).
-    Queue depths are hidden from the check, as on RabbitMQ: only the canary can tell."""
+    run; the next sweep past the canary timeout reports canary_lost for that worker. With
+    `record` it is recorded only; with `reconsume` (the default) the worker is told to
+    reconnect, and a task sent to `operations` then runs on it. The in-worker watchdog is
+    slowed here, and queue depths are hidden from the check, as on RabbitMQ: only the
+    canary can tell."""
     port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
     with FreezingProxy(port) as proxy:
         env = {
@@ -128,7 +138,7 @@ async def test_a_consumer_frozen_on_a_dead_connection_is_found_by_its_canary(
         manager = RecoveryManager(registry=ServiceRegistry(), store=store,
                                   statistics=RecoveryStatistics(None))  # fmt: skip
         check = ConsumptionCheck(
-            client, manager, memory=SweepMemory(None), action="record", timeout=1.0,
+            client, manager, memory=SweepMemory(None), action=action, timeout=1.0,
             canary_timeout=1.0, observer=lambda: without_depths(observe(client, timeout=1.0)),
         )  # fmt: skip
         try:
@@ -140,13 +150,17 @@ async def test_a_consumer_frozen_on_a_dead_connection_is_found_by_its_canary(
                 found = await check.run()  # judges the first canary, sends a new one
                 await asyncio.sleep(1.5)
                 found += await check.run()  # the new one was never run
+                if action == "reconsume":
+                    ping = client.send_task("outlast.maintenance.ping", queue="operations")
+                    assert answered(client, ping, worker_name, RECONNECTED_WAIT)["pong"] is True
             finally:
                 worker.kill()  # a warm shutdown would wait on the dead connection
             attempts = await store.list_recovery_attempts(service=f"worker:{worker_name}")
         finally:
             client.close()
             await store.close()
+    repaired = action == "reconsume"
     lost = {"worker": worker_name, "queue": "operations", "kind": "canary_lost",
-            "action": "record", "repaired": False}  # fmt: skip
+            "action": action, "repaired": repaired}  # fmt: skip
     assert found in ([lost], [lost, lost])
-    assert [a.successful for a in attempts] == [False] * len(found)
+    assert [a.successful for a in attempts] == [repaired] * len(found)

@@ -13,8 +13,11 @@ never takes another task (Celery #8030, #10205, #10302), and an operator's
 - **canary lost**: a canary task sent to the queue by an earlier sweep did not run within
   ``canary_timeout`` while its consumers were idle (``_canary``; any broker).
 
-What it does then is ``recovery_consumption_action``: ``reconsume`` (cancel and re-add the
-consumer of that queue on that worker through ``app.control``, the default), ``restart``
+What it does then is ``recovery_consumption_action``: ``reconsume`` (the default: cancel
+and re-add the consumer of that queue on that worker through ``app.control``; for a lost
+canary, whose consumer may sit on a frozen connection that a new consumer would share, the
+worker is told to drop its broker connection and reconnect, once per sweep: the
+``outlast_reconnect`` command of ``consuming._reconnect``), ``restart``
 (the allow-listed hook ``recovery_worker_restart`` names, within the restart limit), or
 ``record`` only. Each finding goes through the recovery manager as service
 ``worker:<hostname>``: a ``RecoveryAttempt`` in the store, the shared statistics, and a
@@ -41,6 +44,7 @@ from outlast.recovery import (
 )
 from outlast.recovery._restart_limit import LIMIT_HIT
 from outlast.recovery._sweep_memory import SweepMemory
+from outlast.workers.consuming._reconnect import RECONNECT_COMMAND
 from outlast.workers.health._canary import canary_findings, canary_states, send_canaries
 from outlast.workers.health._consumer_observation import Observation, observe
 
@@ -107,6 +111,19 @@ def _stalled(before: Mapping[str, Any], depth: int | None, started: int) -> bool
     return bool(depth > previous and started == before.get("started"))
 
 
+def reconnect(app: Any, worker: str, *, timeout: float) -> None:
+    """Tell ``worker`` to drop its broker connection and reconnect every consumer;
+    ConsumerRepairError if it did not confirm."""
+    with app.connection_for_write() as connection:
+        replies = app.control.broadcast(
+            RECONNECT_COMMAND, destination=[worker], reply=True, timeout=timeout,
+            connection=connection,
+        )  # fmt: skip
+    answers = [answer for reply in replies or [] for answer in reply.values()]
+    if not any("ok" in answer for answer in answers):
+        raise ConsumerRepairError(f"{worker} did not confirm a reconnect: {answers}")
+
+
 def reconsume(app: Any, worker: str, queue: str, *, timeout: float) -> None:
     """Cancel and re-add ``worker``'s consumer of ``queue``; ConsumerRepairError if the
     worker did not confirm the new consumer."""
@@ -144,6 +161,7 @@ class ConsumptionCheck:
         self.canary_timeout = canary_timeout
         self._observe = observer or (lambda: observe(app, timeout=timeout))
         self._restarted = False
+        self._reconnected: set[str] = set()
 
     async def run(self) -> list[dict[str, Any]]:
         """Check once; what was found and whether its repair took."""
@@ -159,6 +177,7 @@ class ConsumptionCheck:
         if self.canary_timeout is not None:
             found, keep["canaries"] = await self._canaries(seen, remembered, found)
         self._restarted = False
+        self._reconnected = set()
         done = [await self._repair(finding) for finding in found]
         keep["restarts"] = self.limiter.snapshot(shift=-shift)
         await self.memory.save("consumption", keep)
@@ -208,7 +227,9 @@ class ConsumptionCheck:
 
     def _repair_function(self, finding: Finding) -> Callable[[], Any]:
         async def repair() -> None:
-            if self.action == "reconsume":
+            if self.action == "reconsume" and finding.kind == "canary_lost":
+                await self._reconnect(finding.worker)
+            elif self.action == "reconsume":
                 await asyncio.to_thread(
                     reconsume, self.app, finding.worker, finding.queue, timeout=self.timeout
                 )
@@ -218,6 +239,13 @@ class ConsumptionCheck:
                 raise ConsumerRepairError(f"left as is (action {self.action!r})")
 
         return repair
+
+    async def _reconnect(self, worker: str) -> None:
+        """Have ``worker`` reconnect, once per sweep however many of its canaries were lost."""
+        if worker in self._reconnected:
+            return
+        self._reconnected.add(worker)
+        await asyncio.to_thread(reconnect, self.app, worker, timeout=self.timeout)
 
     async def _restart_workers(self, hook: RestartHook) -> None:
         """Run the workers' restart hook once per sweep, within its restart limit."""
