@@ -21,7 +21,7 @@ from celery import Celery
 
 from _ops_orphans import COUNT_RUN
 from _workers import WorkerProcess, celery_worker_command, start_worker
-from outlast.workers.consuming._watchdog import QueueDepth
+from outlast.workers._queue_depth import queue_depths
 from outlast.workers.orphans._orphan_guard import orphan_keys
 
 __all__ = [
@@ -102,17 +102,9 @@ def send_runs(results: Celery, prefix: str, count: int = HELD) -> list[str]:
 
 def queue_depth(results: Celery) -> int:
     """Messages waiting in the operations queue on the results app's broker."""
-    depth = QueueDepth.for_app(results, [QUEUE])  # Redis: each priority list, prefixed
-    if depth is not None:
-        try:
-            waiting = depth.waiting()
-        finally:
-            depth.close()
-        assert waiting is not None, "the broker's Redis did not answer"
-        return waiting
-    with results.connection_for_write() as connection:
-        channel = connection.default_channel
-        return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
+    waiting = queue_depths(results, [QUEUE])[QUEUE]
+    assert waiting is not None, "the broker did not answer"
+    return waiting
 
 
 def held_count(results: Celery) -> int:

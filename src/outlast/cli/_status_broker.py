@@ -10,7 +10,6 @@ A broker that cannot be reached is one line naming it, never a wait on Celery's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,7 +17,7 @@ from celery import Celery
 
 from outlast.cli._console import CommandError
 from outlast.store._errors import redact_url
-from outlast.workers.health._consumer_observation import queue_depths
+from outlast.workers._queue_depth import queue_depths
 
 __all__ = ["broker_view", "check_broker"]
 
@@ -33,7 +32,7 @@ def broker_view(app: Celery, *, timeout: float) -> dict[str, Any]:
         workers = sorted((pinged.result() or {}).keys() | active.keys())
     consumed = {w: {q["name"] for q in queues} for w, queues in active.items()}
     names = sorted(set(_declared()) | {q for qs in consumed.values() for q in qs})
-    depths = _depths(app, names)
+    depths = queue_depths(app, names, timeout=timeout)
     queues = {
         name: {"depth": depths.get(name),
                "consumers": sorted(w for w, qs in consumed.items() if name in qs)}
@@ -65,32 +64,3 @@ def check_broker(app: Celery, timeout: float) -> None:
             raise CommandError(
                 f"the broker at {url} does not answer ({type(error).__name__})"
             ) from None
-
-
-def _depths(app: Celery, names: Iterable[str]) -> dict[str, int | None]:
-    url = str(app.conf.broker_url or "")
-    if url.startswith(("amqp://", "pyamqp://", "amqps://")):
-        return _amqp_depths(app, names)
-    return queue_depths(app, names)
-
-
-def _amqp_depths(app: Celery, names: Iterable[str]) -> dict[str, int | None]:
-    """Message counts by a passive declare each (None for a queue the broker lacks)."""
-    depths: dict[str, int | None] = {}
-    with app.connection_for_read() as connection:
-        for name in names:
-            channel = connection.channel()
-            try:
-                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
-            except Exception:  # a missing queue closes the channel with 404
-                depths[name] = None
-            finally:
-                _close_quietly(channel)
-    return depths
-
-
-def _close_quietly(channel: Any) -> None:
-    try:
-        channel.close()
-    except Exception:  # already closed by the broker's 404
-        return

@@ -7,10 +7,11 @@ frozen events. A listener that raises is logged and skipped; it can never break 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from outlast.resilience._listeners import Listeners
 
 __all__ = [
     "BreakerTransition",
@@ -82,28 +83,22 @@ class RecoveryFailed:
 ResilienceEvent = CallFailed | RetryScheduled | BreakerTransition | FallbackUsed | RecoveryFailed
 EventListener = Callable[[ResilienceEvent], None]
 
-_listeners: tuple[EventListener, ...] = ()
-_lock = threading.Lock()
+_listeners: Listeners[EventListener] = Listeners()
 
 
 def add_listener(listener: EventListener) -> Callable[[], None]:
     """Subscribe ``listener`` to every event; returns a function that unsubscribes it."""
-    global _listeners
-    with _lock:
-        _listeners = (*_listeners, listener)
-    return lambda: remove_listener(listener)
+    return _listeners.add(listener)
 
 
 def remove_listener(listener: EventListener) -> None:
     """Unsubscribe ``listener``; unknown listeners are ignored."""
-    global _listeners
-    with _lock:
-        _listeners = tuple(x for x in _listeners if x is not listener)
+    _listeners.remove(listener)
 
 
 def publish(event: ResilienceEvent) -> None:
     """Deliver ``event`` to every listener; a failing listener is logged, never raised."""
-    for listener in _listeners:
+    for listener in _listeners.all:
         try:
             listener(event)
         except Exception:

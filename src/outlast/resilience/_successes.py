@@ -11,9 +11,10 @@ skipped, never raised into a call, and this module imports nothing of monitoring
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
+
+from outlast.resilience._listeners import Listeners
 
 __all__ = [
     "DurationListener",
@@ -31,58 +32,48 @@ log = logging.getLogger("outlast.resilience")
 SuccessListener = Callable[[str], None]
 DurationListener = Callable[[str, float], None]
 
-_listeners: tuple[SuccessListener, ...] = ()
-_timed: tuple[DurationListener, ...] = ()
-_lock = threading.Lock()
+_listeners: Listeners[SuccessListener] = Listeners()
+_timed: Listeners[DurationListener] = Listeners()
 
 
 def add_success_listener(listener: SuccessListener) -> Callable[[], None]:
     """Call ``listener(operation)`` after every successful attempt; returns the unsubscriber."""
-    global _listeners
-    with _lock:
-        _listeners = (*_listeners, listener)
-    return lambda: remove_success_listener(listener)
+    return _listeners.add(listener)
 
 
 def remove_success_listener(listener: SuccessListener) -> None:
     """Stop calling ``listener``; unknown listeners are ignored."""
-    global _listeners
-    with _lock:
-        _listeners = tuple(x for x in _listeners if x is not listener)
+    _listeners.remove(listener)
 
 
 def add_duration_listener(listener: DurationListener) -> Callable[[], None]:
     """Call ``listener(operation, seconds)`` after every timed successful attempt; returns
     the unsubscriber."""
-    global _timed
-    with _lock:
-        _timed = (*_timed, listener)
-    return lambda: remove_duration_listener(listener)
+    return _timed.add(listener)
 
 
 def remove_duration_listener(listener: DurationListener) -> None:
     """Stop calling ``listener``; unknown listeners are ignored."""
-    global _timed
-    with _lock:
-        _timed = tuple(x for x in _timed if x is not listener)
+    _timed.remove(listener)
 
 
 def timer() -> float:
     """When a call starts: the time to hand to :func:`note_success`, or 0.0 (no clock read)
     while no duration listener is registered."""
-    return time.perf_counter() if _timed else 0.0
+    return time.perf_counter() if _timed.all else 0.0
 
 
 def note_success(operation: str, started: float = 0.0) -> None:
     """One attempt of ``operation`` succeeded; it started at ``started`` (:func:`timer`)."""
-    for listener in _listeners:
+    for listener in _listeners.all:
         try:
             listener(operation)
         except Exception:
             log.exception("success listener %r failed", listener)
-    if started and _timed:
+    timed_listeners = _timed.all
+    if started and timed_listeners:
         seconds = time.perf_counter() - started
-        for timed in _timed:
+        for timed in timed_listeners:
             try:
                 timed(operation, seconds)
             except Exception:

@@ -117,8 +117,8 @@ async def test_a_consumer_frozen_on_a_dead_connection_is_found_by_its_canary(
     run; the next sweep past the canary timeout reports canary_lost for that worker. With
     `record` it is recorded only; with `reconsume` (the default) the worker is told to
     reconnect, and a task sent to `operations` then runs on it. The in-worker watchdog is
-    slowed here, and queue depths are hidden from the check, as on RabbitMQ: only the
-    canary can tell."""
+    slowed here, and queue depths are hidden from the check (as on a broker whose depths
+    cannot be read): only the canary can tell."""
     port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
     with FreezingProxy(port) as proxy:
         env = {

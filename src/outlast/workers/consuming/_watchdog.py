@@ -5,8 +5,8 @@ back without its consumers (Celery #8030, #9054, #10205, #10302), or an operator
 a queue's consumer. No task on a queue can notice, since the stuck worker would never take
 it, so the check runs inside the worker: a consumer bootstep whose timer, on the worker's
 own event loop, every ``worker_watchdog_interval`` seconds compares what the worker
-consumes with the queues it was started for, and (on a Redis broker) reads how many
-messages wait in those queues.
+consumes with the queues it was started for, and reads how many messages wait in those
+queues (``_queue_depth``: Redis or RabbitMQ).
 
 - A queue it was started for but no longer consumes: the consumer is re-added at once.
 - Work waiting, a free pool process, and no message received for ``worker_watchdog_stall``
@@ -19,9 +19,10 @@ messages wait in those queues.
 
 Each action is a recovery event: a structured log line (``outlast.workers.watchdog``) and
 a ``RecoveryAttempt`` (service ``worker:<name>``) written to the store from a thread of
-its own, so the event loop never waits on the store. On RabbitMQ the queue depth is not
-read: only missing consumers are re-added. The watchdog never touches a message, never
-stops a running task itself, and never raises out of a check except to reconnect or exit.
+its own, so the event loop never waits on the store. On a broker whose depth cannot be
+read (neither Redis nor RabbitMQ) only missing consumers are re-added. The watchdog never
+touches a message, never stops a running task itself, and never raises out of a check
+except to reconnect or exit.
 """
 
 from __future__ import annotations
@@ -31,16 +32,15 @@ import enum
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import redis
 from celery import bootsteps
 from celery.exceptions import WorkerShutdown
 from celery.worker import state as worker_state
 
 from outlast._clock import SYSTEM_CLOCK, Clock
+from outlast.workers._queue_depth import QueueDepths
 
 __all__ = [
     "WATCHDOG_EXIT_CODE",
@@ -56,12 +56,12 @@ log = logging.getLogger("outlast.workers.watchdog")
 WATCHDOG_EXIT_CODE: Final = 75
 """The worker's exit status when re-establishing its consumers failed (EX_TEMPFAIL)."""
 
+DEPTH_TIMEOUT: Final = 0.5
+"""Seconds a queue-depth read may take on the worker's event loop."""
+
 EXIT_GRACE: Final = 5.0
 """Seconds the warm shutdown gets beyond the soft shutdown window before the process exits
 anyway: closing a channel whose socket silently died can block for ever."""
-
-_PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport: a queue's lists per priority
-_PRIORITY_STEPS = (3, 6, 9)
 
 
 class WatchdogReconnect(ConnectionResetError):
@@ -140,13 +140,14 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery
         self.exit_grace = settings.worker_soft_shutdown_timeout + EXIT_GRACE
         self.watch = Watch(stall=settings.worker_watchdog_stall)
         self.queues: tuple[str, ...] = ()
-        self.depth: QueueDepth | None = None
+        self.depth: QueueDepths | None = None
         self.timer_entry: Any = None
 
     def start(self, c: Any) -> None:
         if not self.queues:  # the queues it was started for, before anyone cancels one
             self.queues = tuple(c.app.amqp.queues.consume_from)
-            self.depth = QueueDepth.for_app(c.app, self.queues)
+            depths = QueueDepths(c.app, timeout=DEPTH_TIMEOUT)
+            self.depth = depths if depths.readable else None
             c.on_task_message.add(lambda _request: self.watch.received())
         self.watch.restarted()
         self.timer_entry = c.timer.call_repeatedly(self.interval, self.check, (c,))
@@ -173,7 +174,7 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery
     def observe(self, c: Any) -> Observation:
         consumer = c.task_consumer
         missing = tuple(q for q in self.queues if not consumer.consuming_from(q))
-        waiting = self.depth.waiting() if self.depth is not None else None
+        waiting = _total(self.depth.read(self.queues)) if self.depth is not None else None
         busy = len(worker_state.reserved_requests) >= max(1, c.pool.num_processes)
         return Observation(missing=missing, waiting=waiting, busy=busy)
 
@@ -191,37 +192,10 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery
             raise WorkerShutdown(WATCHDOG_EXIT_CODE)
 
 
-class QueueDepth:
-    """How many messages wait in some queues of a Redis broker (a client of its own)."""
-
-    def __init__(self, client: redis.Redis, keys: Sequence[str]) -> None:
-        self.client = client
-        self.keys = list(keys)
-
-    @classmethod
-    def for_app(cls, app: Any, queues: Sequence[str]) -> QueueDepth | None:
-        """For ``app``'s broker if it is Redis, else None (no depth to read)."""
-        url = str(app.conf.broker_url or "")
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            return None
-        prefix = str((app.conf.broker_transport_options or {}).get("global_keyprefix", ""))
-        keys = [f"{prefix}{queue}" for queue in queues]
-        keys += [f"{key}{_PRIORITY_SEPARATOR}{step}" for key in keys for step in _PRIORITY_STEPS]
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return cls(client, keys)
-
-    def waiting(self) -> int | None:
-        """The total length of the queues' lists; None when Redis does not answer."""
-        try:
-            with self.client.pipeline(transaction=False) as pipe:
-                for key in self.keys:
-                    pipe.llen(key)
-                return sum(int(n) for n in pipe.execute())
-        except (redis.RedisError, OSError):
-            return None
-
-    def close(self) -> None:
-        self.client.close()
+def _total(depths: dict[str, int | None]) -> int | None:
+    """All the messages waiting, or None when any queue's count is unknown."""
+    counts = list(depths.values())
+    return None if None in counts else sum(c for c in counts if c is not None)
 
 
 def _exit_after(seconds: float) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import redis
 
+from outlast.workers._queue_depth import redis_keys
 from outlast.workers.sending._ledger import Ledger, LedgerEntry
 
 __all__ = ["BrokerView", "ResultStates", "SweepReport", "sweep"]
@@ -39,8 +40,6 @@ log = logging.getLogger("outlast.workers.ledger")
 
 LOST_AFTER_SWEEPS: Final = 2
 _PAGE = 1000
-_PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport: a queue's lists per priority
-_PRIORITY_STEPS = (3, 6, 9)
 
 ResultStates = Callable[[Sequence[str]], dict[str, str]]
 """Reads the Celery result state of task ids ("PENDING" when there is no result)."""
@@ -67,8 +66,7 @@ class BrokerView:
         """Task ids of every message in ``queues`` (each priority list, page by page)."""
         found: set[str] = set()
         for queue in queues:
-            base = f"{self.prefix}{queue}"
-            for key in [base, *(f"{base}{_PRIORITY_SEPARATOR}{s}" for s in _PRIORITY_STEPS)]:
+            for key in redis_keys(f"{self.prefix}{queue}"):
                 found.update(_message_id(raw) for raw in self._pages(key))
         return found
 
