@@ -3,11 +3,13 @@
 A local breaker or bulkhead lives in one process; a health endpoint in another process
 cannot ask it. So every process that runs a :class:`RegistryPublisher` writes what
 ``circuit_breakers()`` and ``bulkheads()`` report (their ``stats()``) every ``interval``
-seconds as one JSON field of the hash ``link.key("registry", "snapshots")``, keyed by a
-process id, with the wall time it expires at (``ttl``, three intervals by default). The
-whole hash expires too, so a cluster that stops leaves nothing behind. A process that stops
-cleanly deletes its field; one that dies is dropped by the next reader once its snapshot
-has expired. :func:`read_snapshots` returns the live snapshots (one round trip).
+seconds, and at once when one of its breakers changes state (at most every
+``MIN_SPACING`` seconds), as one JSON field of the hash
+``link.key("registry", "snapshots")``, keyed by a process id, with the wall time it
+expires at (``ttl``, three intervals by default). The whole hash expires too, so a cluster
+that stops leaves nothing behind. A process that stops cleanly deletes its field; one that
+dies is dropped by the next reader once its snapshot has expired. :func:`read_snapshots`
+returns the live snapshots (one round trip).
 
 A forked child (Celery prefork) does not inherit the parent's thread: when the parent's
 publisher was started with ``follow_forks``, each child starts its own (with its own
@@ -25,9 +27,11 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from outlast._clock import SYSTEM_CLOCK, Clock
+from outlast.resilience._events import BreakerTransition, ResilienceEvent, add_listener
 from outlast.resilience.breaker._breaker_registry import circuit_breakers
 from outlast.resilience.bulkhead._bulkhead_registry import bulkheads
 from outlast.resilience.shared._redis_link import RedisLink, Unavailable
@@ -45,6 +49,8 @@ __all__ = [
 log = logging.getLogger("outlast.resilience")
 
 DEFAULT_INTERVAL: Final = 5.0
+MIN_SPACING: Final = 0.05
+"""Seconds between two publications at least, however fast breakers change state."""
 _TTL_INTERVALS: Final = 3
 
 
@@ -90,6 +96,8 @@ class RegistryPublisher:
         self.follow_forks = follow_forks
         self.process_id = _new_process_id()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._unlisten: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -123,6 +131,7 @@ class RegistryPublisher:
         if self.running:
             return self
         self._stop.clear()
+        self._unlisten = add_listener(self._on_event)
         self._thread = threading.Thread(
             target=self._serve, name="outlast-registry-publisher", daemon=True
         )
@@ -132,6 +141,10 @@ class RegistryPublisher:
     def stop(self, *, withdraw: bool = True) -> None:
         """Stop publishing and (when ``withdraw``) delete this process's snapshot."""
         self._stop.set()
+        self._wake.set()
+        unlisten, self._unlisten = self._unlisten, None
+        if unlisten is not None:
+            unlisten()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2.0)
@@ -139,13 +152,21 @@ class RegistryPublisher:
             key = snapshots_key(self.link)
             self.link.call(lambda client: client.hdel(key, self.process_id))
 
+    def _on_event(self, event: ResilienceEvent) -> None:
+        """A breaker of this process changed state: publish now, not at the next interval."""
+        if isinstance(event, BreakerTransition):
+            self._wake.set()
+
     def _serve(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 self.publish_once()
             except Exception:  # a stats() that fails must not end the thread
                 log.exception("registry snapshot not published")
-            self._stop.wait(self.interval)
+            if self._stop.wait(MIN_SPACING):
+                return
+            self._wake.wait(max(0.0, self.interval - MIN_SPACING))
 
     def _forked(self) -> RegistryPublisher | None:
         """The publisher a forked child runs in place of this one (None: none)."""

@@ -8,8 +8,9 @@ None, and publishing to it returns False without raising.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -73,3 +74,30 @@ def test_unreachable_redis_never_raises() -> None:
     assert RegistryPublisher(dead, interval=1.0).publish_once() is False
     assert read_snapshots(dead) is None
     dead.close()
+
+
+def test_a_breaker_that_changes_state_is_published_at_once(link: RedisLink) -> None:
+    """With a minute between rounds, a breaker opened after the first round is in Redis as
+    open within a second: a transition wakes the publisher."""
+    breaker = get_circuit_breaker(f"prompt-{uuid.uuid4().hex[:6]}", scope="local")
+    publisher = RegistryPublisher(link, interval=60.0).start()
+    try:
+        wait_for(lambda: _state(link, breaker.name) == "closed")
+        breaker.force_open()
+        wait_for(lambda: _state(link, breaker.name) == "open")
+    finally:
+        publisher.stop()
+
+
+def _state(link: RedisLink, name: str) -> str | None:
+    snapshots = read_snapshots(link) or []
+    states = [s["breakers"][name]["state"] for s in snapshots if name in s["breakers"]]
+    return states[0] if states else None
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 1.0) -> None:
+    """Poll ``condition`` for ``timeout`` seconds; fail if it never holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not published within the timeout"
+        time.sleep(0.01)
