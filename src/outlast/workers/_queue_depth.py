@@ -41,6 +41,7 @@ class QueueDepths:
         self.timeout = timeout
         self._redis: redis.Redis | None = None
         self._amqp: Any = None
+        self._channel: Any = None
 
     @property
     def readable(self) -> bool:
@@ -81,21 +82,16 @@ class QueueDepths:
 
     def _read_amqp(self, name: str) -> int | None:
         try:
-            channel = self._amqp_connection().channel()
+            if self._channel is None:
+                self._channel = self._amqp_connection().channel()
+            _, ready, _ = self._channel.queue_declare(queue=name, passive=True)
+            return int(ready)
+        except ChannelError:  # no such queue: the broker closed this channel only
+            self._channel = None
+            return None
         except Exception:  # no broker: the next read connects again
             self._drop_amqp()
             return None
-        try:
-            _, ready, _ = channel.queue_declare(queue=name, passive=True)
-            return int(ready)
-        except ChannelError:  # no such queue: the broker closed this channel only
-            return None
-        except Exception:
-            self._drop_amqp()
-            return None
-        finally:
-            with contextlib.suppress(Exception):  # closed already by the broker's refusal
-                channel.close()
 
     def _amqp_connection(self) -> Any:
         if self._amqp is None:
@@ -111,7 +107,7 @@ class QueueDepths:
         return self._amqp
 
     def _drop_amqp(self) -> None:
-        connection, self._amqp = self._amqp, None
+        connection, self._amqp, self._channel = self._amqp, None, None
         if connection is not None:
             # A connection that broke is gone whatever its release says.
             with contextlib.suppress(Exception):
