@@ -1,6 +1,7 @@
 """Cluster breakers tripped and reset by name through the API: every process sharing the
 Redis sees the change, the report shows it, the audit names who did it; a breaker that is
-local to its processes is refused (409), an unknown one is 404."""
+local to its processes is moved by a command each process applies (202), an unknown one is
+404."""
 
 from __future__ import annotations
 
@@ -28,13 +29,13 @@ async def test_trip_and_reset_reach_every_process(
     here = get_circuit_breaker("inventory", scope="cluster")
     here.call_sync(lambda: None)
     tripped = await client.post("/admin/breakers/inventory/trip", headers=auth(ADMIN_TOKEN))
-    assert tripped.json() == {"name": "inventory", "state": "open"}
+    assert tripped.json() == {"name": "inventory", "scope": "cluster", "state": "open"}
     assert wait_for_state(here, CircuitState.OPEN)
     listed = (await client.get("/admin/breakers", headers=auth(READ_TOKEN))).json()
     assert listed["inventory"]["state"] == "open"
 
     reset = await client.post("/admin/breakers/inventory/reset", headers=auth(ADMIN_TOKEN))
-    assert reset.json() == {"name": "inventory", "state": "closed"}
+    assert reset.json() == {"name": "inventory", "scope": "cluster", "state": "closed"}
     assert wait_for_state(here, CircuitState.CLOSED)
     audit = (await client.get("/admin/audit", headers=auth(READ_TOKEN))).json()["items"]
     assert [(a["by"], a["action"], a["target"]) for a in audit] == [
@@ -43,10 +44,20 @@ async def test_trip_and_reset_reach_every_process(
     ]
 
 
-async def test_local_breaker_cannot_be_tripped(client: httpx.AsyncClient) -> None:
-    """A breaker only reported as local is refused with 409; an unknown name is 404."""
-    get_circuit_breaker("only-here", scope="local")
-    local = await client.post("/admin/breakers/only-here/trip", headers=auth(ADMIN_TOKEN))
-    assert local.status_code == 409
+async def test_a_local_breaker_is_moved_by_a_command_and_an_unknown_one_is_404(
+    client: httpx.AsyncClient,
+) -> None:
+    """A breaker only reported as local: trip answers 202 pending and leaves the command for
+    every process (this one applies it at once), reset likewise; an unknown name is 404."""
+    here = get_circuit_breaker("only-here", scope="local")
+    tripped = await client.post("/admin/breakers/only-here/trip", headers=auth(ADMIN_TOKEN))
+    assert tripped.status_code == 202
+    assert {k: tripped.json()[k] for k in ("scope", "state", "processes")} == {
+        "scope": "local", "state": "pending", "processes": 1,
+    }  # fmt: skip
+    assert here.stats()["state"] == "open"
+    reset = await client.post("/admin/breakers/only-here/reset", headers=auth(ADMIN_TOKEN))
+    assert reset.status_code == 202
+    assert here.stats()["state"] == "closed"
     unknown = await client.post("/admin/breakers/nobody/trip", headers=auth(ADMIN_TOKEN))
     assert unknown.status_code == 404

@@ -1,6 +1,6 @@
 """``outlast breaker trip|reset`` against a real worker: the worker's cluster breaker opens
-and closes; a breaker local to its processes and an unknown name are refused with one line;
-Redis that does not answer is one line, status 1."""
+and closes; so does a breaker local to its pool process (by a command it applies); an
+unknown name is refused with one line; Redis that does not answer is one line, status 1."""
 
 from __future__ import annotations
 
@@ -46,24 +46,28 @@ def test_trip_and_reset_reach_the_worker(
     assert worker_sees(sender, "cli-inventory", "closed")
 
 
-def test_local_and_unknown_breakers_are_refused(
+def test_a_local_breaker_is_moved_in_the_worker_and_an_unknown_one_refused(
     env: dict[str, str], worker: WorkerProcess, sender: Celery
 ) -> None:
-    """A breaker the worker reports as local, and a name nobody knows: one line, status 1."""
+    """A breaker the worker's pool process reports as local opens there when tripped and
+    closes when reset (the command its publisher applies); a name nobody knows: one line,
+    status 1."""
     assert seen_by_worker(sender, "cli-local", "local") == "closed"
     assert published(env, "cli-local")
-    local = outlast(env, "breaker", "trip", "cli-local")
-    assert (local.returncode, local.stdout) == (1, "")
-    assert local.stderr.splitlines() == [
-        "outlast breaker trip: breaker 'cli-local' is local to each process that uses it; "
-        "only cluster-scope breakers can be tripped or reset from here"
-    ]
+    tripped = outlast(env, "breaker", "trip", "cli-local")
+    assert (tripped.returncode, tripped.stdout, tripped.stderr) == (
+        0, "breaker cli-local: open in 1 of 1 processes (local to each)\n", ""
+    )  # fmt: skip
+    assert seen_by_worker(sender, "cli-local", "local") == "open"
+    assert outlast_json(env, "breaker", "reset", "cli-local") == {
+        "name": "cli-local", "scope": "local", "state": "closed", "moved": 1, "processes": 1,
+    }  # fmt: skip
+    assert seen_by_worker(sender, "cli-local", "local") == "closed"
     unknown = outlast(env, "breaker", "reset", "cli-nobody")
     assert (unknown.returncode, unknown.stdout) == (1, "")
     assert unknown.stderr.splitlines() == [
         "outlast breaker reset: no breaker 'cli-nobody' (known: cli-local)"
     ]
-    assert seen_by_worker(sender, "cli-local", "local") == "closed"
 
 
 def test_redis_down_and_bad_arguments_are_one_line(env: dict[str, str]) -> None:

@@ -1,9 +1,10 @@
 """Circuit breakers: the cluster view (read tokens); trip and reset by name (admin, audited).
 
-Only a cluster-scope breaker can be moved from here: its state lives in Redis, so opening
-or closing it here opens or closes it in every process (through the breaker's own control
-script). A local breaker lives inside one worker process and cannot be reached: 409.
-A name no process reports and Redis does not hold: 404.
+A cluster-scope breaker's state lives in Redis, so opening or closing it here opens or
+closes it in every process at once (through the breaker's own control script): 200 with
+its new state. A local breaker lives inside each process that uses it: the command is
+left for every process to apply within its next publication (about 5 s): 202, ``pending``
+(``_registry_commands``). A name no process reports and Redis does not hold: 404.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from outlast.api._audit import record_action
-from outlast.api._auth import AdminCaller, ReadCaller, context_of
+from outlast.api._auth import AdminCaller, Caller, ReadCaller, context_of
 from outlast.api._context import ApiContext
 from outlast.api._health_report import cluster_snapshots
-from outlast.resilience import CircuitBreaker
 from outlast.resilience.shared._redis_link import Unavailable
+from outlast.resilience.shared._registry_commands import Action, issue_command, move_local
 from outlast.resilience.shared._registry_merge import breaker_processes, merge_breakers
 
 __all__ = ["router"]
@@ -42,18 +43,16 @@ async def list_breakers(request: Request, caller: ReadCaller) -> dict[str, Any]:
             for name, view in merged.items()}  # fmt: skip
 
 
-async def _cluster_breaker(context: ApiContext, name: str) -> CircuitBreaker:
+async def _scope(context: ApiContext, name: str) -> tuple[str, int]:
+    """Whether ``name`` is a cluster or a local breaker, and how many processes report it;
+    404 when no process reports it and Redis does not hold it."""
     reports = breaker_processes(await _snapshots(context), name)
     scopes = {report.get("scope", "local") for report in reports}
     if reports and "cluster" not in scopes:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"breaker {name!r} is local to each process that uses it; only cluster-scope "
-            "breakers can be tripped or reset from here",
-        )
+        return "local", len(reports)
     if not reports and not await _held_in_redis(context, name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no process reports a breaker {name!r}")
-    return await asyncio.to_thread(context.cluster_breaker, name)
+    return "cluster", len(reports)
 
 
 async def _held_in_redis(context: ApiContext, name: str) -> bool:
@@ -64,25 +63,42 @@ async def _held_in_redis(context: ApiContext, name: str) -> bool:
     return bool(answer)
 
 
-@router.post("/{name}/trip", summary="Open a cluster breaker now (admin)")
-async def trip(request: Request, caller: AdminCaller, name: str) -> dict[str, Any]:
+async def _move(
+    request: Request, response: Response, caller: Caller, name: str, action: Action
+) -> dict[str, Any]:
+    """Move breaker ``name`` everywhere: a cluster breaker at once (200, its new state); a
+    local one by a command each process applies within its next publication (202)."""
+    context = context_of(request)
+    scope, processes = await _scope(context, name)
+    if scope == "local":
+        issued = await asyncio.to_thread(issue_command, context.link, name, action)
+        if isinstance(issued, Unavailable):
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "redis does not answer")
+        move_local(name, action)  # this process publishes nothing: it applies its own now
+        response.status_code = status.HTTP_202_ACCEPTED
+        result: dict[str, Any] = {"name": name, "scope": "local", "state": "pending",
+                                  "processes": processes, "command": issued}  # fmt: skip
+    else:
+        breaker = await asyncio.to_thread(context.cluster_breaker, name)
+        await asyncio.to_thread(breaker.force_open if action == "open" else breaker.reset)
+        result = {"name": name, "scope": "cluster", "state": breaker.state.value}
+    context.fresh.forget()
+    verb = "trip" if action == "open" else "reset"
+    await record_action(context, caller, f"breaker.{verb}", name, result)
+    return result
+
+
+@router.post("/{name}/trip", summary="Open a breaker in every process (admin)")
+async def trip(
+    request: Request, response: Response, caller: AdminCaller, name: str
+) -> dict[str, Any]:
     """Open the breaker in every process for its full recovery timeout."""
-    context = context_of(request)
-    breaker = await _cluster_breaker(context, name)
-    await asyncio.to_thread(breaker.force_open)
-    context.fresh.forget()
-    result = {"name": name, "state": breaker.state.value}
-    await record_action(context, caller, "breaker.trip", name, result)
-    return result
+    return await _move(request, response, caller, name, "open")
 
 
-@router.post("/{name}/reset", summary="Close a cluster breaker and clear its counts (admin)")
-async def reset(request: Request, caller: AdminCaller, name: str) -> dict[str, Any]:
+@router.post("/{name}/reset", summary="Close a breaker and clear its counts (admin)")
+async def reset(
+    request: Request, response: Response, caller: AdminCaller, name: str
+) -> dict[str, Any]:
     """Close the breaker in every process."""
-    context = context_of(request)
-    breaker = await _cluster_breaker(context, name)
-    await asyncio.to_thread(breaker.reset)
-    context.fresh.forget()
-    result = {"name": name, "state": breaker.state.value}
-    await record_action(context, caller, "breaker.reset", name, result)
-    return result
+    return await _move(request, response, caller, name, "reset")

@@ -9,7 +9,8 @@ seconds, and at once when one of its breakers changes state (at most every
 expires at (``ttl``, three intervals by default). The whole hash expires too, so a cluster
 that stops leaves nothing behind. A process that stops cleanly deletes its field; one that
 dies is dropped by the next reader once its snapshot has expired. :func:`read_snapshots`
-returns the live snapshots (one round trip).
+returns the live snapshots (one round trip). The same round trip that publishes reads the
+operators' commands to local breakers (``_registry_commands``) and applies them here.
 
 A forked child (Celery prefork) does not inherit the parent's thread: when the parent's
 publisher was started with ``follow_forks``, each child starts its own (with its own
@@ -35,6 +36,7 @@ from outlast.resilience._events import BreakerTransition, ResilienceEvent, add_l
 from outlast.resilience.breaker._breaker_registry import circuit_breakers
 from outlast.resilience.bulkhead._bulkhead_registry import bulkheads
 from outlast.resilience.shared._redis_link import RedisLink, Unavailable
+from outlast.resilience.shared._registry_commands import CommandFollower, commands_key
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -86,6 +88,7 @@ class RegistryPublisher:
         ttl: float | None = None,
         clock: Clock | None = None,
         follow_forks: bool = False,
+        follower: CommandFollower | None = None,
     ) -> None:
         if not interval > 0:
             raise ValueError(f"interval must be > 0 seconds, got {interval!r}")
@@ -95,6 +98,7 @@ class RegistryPublisher:
         self.clock = clock or SYSTEM_CLOCK
         self.follow_forks = follow_forks
         self.process_id = _new_process_id()
+        self.follower = follower or CommandFollower()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._unlisten: Callable[[], None] | None = None
@@ -106,7 +110,8 @@ class RegistryPublisher:
         return self._thread is not None and self._thread.is_alive()
 
     def publish_once(self) -> bool:
-        """Write the snapshot now; False when Redis did not answer."""
+        """Write the snapshot now, and apply the operators' commands to this process's local
+        breakers (publishing again when one moved); False when Redis did not answer."""
         now = self.clock.time()
         body = {
             "process": self.process_id,
@@ -118,13 +123,21 @@ class RegistryPublisher:
         }
         key, payload, ttl_ms = snapshots_key(self.link), json.dumps(body), int(self.ttl * 1000)
 
+        commands = commands_key(self.link)
+
         def write(client: Any) -> Any:
             pipe = client.pipeline(transaction=False)
             pipe.hset(key, self.process_id, payload)
             pipe.pexpire(key, ttl_ms)
+            pipe.hgetall(commands)
             return pipe.execute()
 
-        return not isinstance(self.link.call(write), Unavailable)
+        answer = self.link.call(write)
+        if isinstance(answer, Unavailable):
+            return False
+        if self.follower.apply(answer[2], now):
+            self._wake.set()  # publish the moved breakers now
+        return True
 
     def start(self) -> RegistryPublisher:
         """Publish now and every ``interval`` in a daemon thread until :meth:`stop`."""
@@ -173,8 +186,9 @@ class RegistryPublisher:
         if not self.follow_forks or not self._thread:
             return None
         return RegistryPublisher(
-            self.link, interval=self.interval, ttl=self.ttl, clock=self.clock, follow_forks=True
-        )
+            self.link, interval=self.interval, ttl=self.ttl, clock=self.clock, follow_forks=True,
+            follower=CommandFollower(self.follower.applied),
+        )  # fmt: skip
 
 
 def read_snapshots(link: RedisLink, *, now: float | None = None) -> list[dict[str, Any]] | None:

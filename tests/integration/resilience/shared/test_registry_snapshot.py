@@ -8,6 +8,7 @@ None, and publishing to it returns False without raising.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,11 @@ import redis
 from _servers import delete_keys_with_prefix
 from outlast.resilience import get_bulkhead, get_circuit_breaker
 from outlast.resilience.shared._redis_link import RedisLink
+from outlast.resilience.shared._registry_commands import (
+    COMMAND_TTL,
+    CommandFollower,
+    issue_command,
+)
 from outlast.resilience.shared._registry_snapshot import (
     RegistryPublisher,
     read_snapshots,
@@ -101,3 +107,36 @@ def wait_for(condition: Callable[[], bool], timeout: float = 1.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not published within the timeout"
         time.sleep(0.01)
+
+
+def test_a_command_to_a_local_breaker_is_applied_once(link: RedisLink) -> None:
+    """An operator's "open" reaches this process's local breaker through its publisher and
+    is published; reset by hand afterwards, later rounds do not open it again."""
+    breaker = get_circuit_breaker(f"cmd-{uuid.uuid4().hex[:6]}", scope="local")
+    publisher = RegistryPublisher(link, interval=0.1).start()
+    try:
+        assert issue_command(link, breaker.name, "open")
+        wait_for(lambda: _state(link, breaker.name) == "open")
+        breaker.reset()
+        time.sleep(0.3)  # three more rounds
+        assert breaker.state == "closed"
+    finally:
+        publisher.stop()
+
+
+def test_a_command_past_its_time_or_for_another_breaker_moves_nothing() -> None:
+    """A command older than COMMAND_TTL, one for a breaker this process lacks, and a
+    malformed one are skipped; a fresh one for a local breaker here opens it."""
+    breaker = get_circuit_breaker(f"cmd-{uuid.uuid4().hex[:6]}", scope="local")
+    now = time.time()
+
+    def command(action: str, at: float) -> bytes:
+        return json.dumps({"id": uuid.uuid4().hex, "action": action, "issued_at": at}).encode()
+
+    follower = CommandFollower()
+    stale = {breaker.name.encode(): command("open", now - COMMAND_TTL - 1)}
+    assert follower.apply(stale, now) == []
+    assert follower.apply({b"nobody-here": command("open", now), b"x": b"{"}, now) == []
+    assert breaker.state == "closed"
+    assert follower.apply({breaker.name.encode(): command("open", now)}, now) == [breaker.name]
+    assert breaker.state == "open"
