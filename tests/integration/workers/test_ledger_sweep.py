@@ -128,3 +128,15 @@ def test_one_sweep_goes_through_every_page(world: World) -> None:
     assert [e.task_id for e in world.sent] == ["lost-1"]
     remaining = world.ledger.older_than(GRACE * 10, limit=20)
     assert sorted(remaining) == ["lost-1", "queued-0", "queued-1", "queued-2"]
+
+
+def test_a_task_waiting_on_its_retry_stays_and_a_lost_retry_is_sent_again(
+    world: World,
+) -> None:
+    """RETRY means an attempt ran and its retry has not started: the entry (the retry, as
+    the worker recorded it) stays, and found nowhere on two sweeps it is sent again."""
+    world.enqueued("retrying-1", at=0.0)
+    world.states["retrying-1"] = "RETRY"
+    assert world.sweep(now=GRACE + 1).started == 0
+    world.sweep(now=GRACE + 2)
+    assert [e.task_id for e in world.sent] == ["retrying-1"]

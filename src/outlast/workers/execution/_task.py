@@ -3,12 +3,14 @@
 Done returns the result. Defer and Retry come back later: within
 ``retry_park_threshold`` seconds through ``Task.retry(countdown=...)``, beyond it parked
 in the store's retry schedule (a beat job releases it on time), because long delays must
-not ride on broker ETAs. Dead writes a dead letter and fails the task, logged once (the
-letter's line, not Celery's traceback too). A retry message that cannot be published
-becomes a dead letter too, and so does work the core itself failed on
-(``internal_error``, e.g. a result that is not JSON). A letter the store refuses waits on
-the broker (``_keep_letter``) before the message is acknowledged, and when the broker
-refuses it as well the message is requeued: nothing is dropped, silently or not.
+not ride on broker ETAs; a retry the broker took is in the ledger of sent work until it
+starts, as what ``enqueue`` sends is (``sending._ledger``). Dead writes a dead letter and
+fails the task, logged once (the letter's line, not Celery's traceback too). A retry
+message that cannot be published becomes a dead letter too, and so does work the core
+itself failed on (``internal_error``, e.g. a result that is not JSON). A letter the store
+refuses waits on the broker (``_keep_letter``) before the message is acknowledged, and
+when the broker refuses it as well the message is requeued: nothing is dropped, silently
+or not.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, NoReturn
 
 from celery import Task
 from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
+from celery.exceptions import Retry as RetrySent
 
 from outlast._clock import SYSTEM_CLOCK
 from outlast.config import get_settings
@@ -36,6 +39,7 @@ from outlast.workers.execution._loop import run_on_process_loop
 from outlast.workers.execution._operations import OperationSpec, spec_for
 from outlast.workers.execution._steps import Defer, Done, Retry, Step
 from outlast.workers.execution._worker_losses import forget_starts, refuse_after_losses
+from outlast.workers.sending._ledger import LedgerEntry, process_ledger, record_sent
 
 __all__ = ["ResilientTask", "register_task"]
 
@@ -150,10 +154,17 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         envelope: Envelope,
         countdown: float,
     ) -> NoReturn:
+        message_kwargs = envelope.to_kwargs(kwargs)
+        sent_at = SYSTEM_CLOCK.time()
         try:
-            self.retry(
-                args=args, kwargs=envelope.to_kwargs(kwargs), countdown=countdown, max_retries=None
-            )
+            self.retry(args=args, kwargs=message_kwargs, countdown=countdown, max_retries=None)
+        except RetrySent:  # the broker took the retry: the ledger keeps it until it starts
+            entry = LedgerEntry(
+                task_id=self.request.id, name=spec.name, args=list(args), kwargs=message_kwargs,
+                queue=spec.queue, eta=sent_at + countdown if countdown else None,
+            )  # fmt: skip
+            record_sent(process_ledger(), entry, sent_at=sent_at)
+            raise
         except Reject as rejected:
             cause = rejected.reason if isinstance(rejected.reason, BaseException) else rejected
             # ``envelope`` is the attempt that could not be sent; only the ones before it ran.

@@ -3,7 +3,8 @@
 Beat runs it every ``ledger_sweep_interval`` seconds (``outlast.maintenance.sweep_ledger``).
 It looks only at ledger entries (``outlast.workers.sending._ledger``) sent more than
 ``ledger_grace`` seconds ago, and for each reads, in the order a message moves: its result
-state (anything but PENDING means it started: the entry is dropped), the broker's queue
+state (anything but PENDING or RETRY means it started: the entry is dropped; a retry sent
+through the broker is its task's entry from then on), the broker's queue
 lists, kombu's ``unacked`` hash, then its result state again. An entry found nowhere is a
 suspect; a suspect found nowhere by the next sweep as well was lost, and is sent again
 with the same task id, arguments and queue. Two sweeps in a row, because one reading can
@@ -37,6 +38,8 @@ from outlast.workers.sending._ledger import Ledger, LedgerEntry
 __all__ = ["BrokerView", "ResultStates", "SweepReport", "sweep"]
 
 log = logging.getLogger("outlast.workers.ledger")
+
+_WAITING: Final = frozenset({"PENDING", "RETRY"})
 
 LOST_AFTER_SWEEPS: Final = 2
 _PAGE = 1000
@@ -154,10 +157,11 @@ def _settle(
 
 
 def _drop_started(ledger: Ledger, ids: Sequence[str], states: ResultStates) -> list[str]:
-    """Drop the entries whose work has a result state; the ids still PENDING."""
+    """Drop the entries whose work has started; the ids still waiting to start (PENDING,
+    or RETRY: an attempt ran and its retry message, the entry now, has not started)."""
     state_of = states(ids)
-    ledger.drop([t for t in ids if state_of.get(t, "PENDING") != "PENDING"])
-    return [t for t in ids if state_of.get(t, "PENDING") == "PENDING"]
+    ledger.drop([t for t in ids if state_of.get(t, "PENDING") not in _WAITING])
+    return [t for t in ids if state_of.get(t, "PENDING") in _WAITING]
 
 
 def _send_again(
