@@ -62,9 +62,8 @@ async def release_due_retries_from(store: Store, *, limit: int = 500) -> int:
 
 
 def _record_released(retry: ScheduledRetry) -> None:
-    """Into the ledger: work parked because the broker was down never started, and the
-    ledger keeps it findable until it does (a released retry of started work is dropped
-    from it at the next sweep)."""
+    """Into the ledger: the released message is kept findable until it starts (parked
+    work's state is PENDING when it never started, PARKED when an attempt ran)."""
     if retry.task_id is None or retry.queue is None:
         return
     entry = LedgerEntry(

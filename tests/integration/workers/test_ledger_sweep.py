@@ -130,13 +130,15 @@ def test_one_sweep_goes_through_every_page(world: World) -> None:
     assert sorted(remaining) == ["lost-1", "queued-0", "queued-1", "queued-2"]
 
 
+@pytest.mark.parametrize("state", ["RETRY", "PARKED"])
 def test_a_task_waiting_on_its_retry_stays_and_a_lost_retry_is_sent_again(
-    world: World,
+    world: World, state: str
 ) -> None:
-    """RETRY means an attempt ran and its retry has not started: the entry (the retry, as
-    the worker recorded it) stays, and found nowhere on two sweeps it is sent again."""
+    """RETRY (on the broker) and PARKED (released from the store) mean an attempt ran and
+    the next has not started: the entry (the retry, as recorded when it was sent) stays,
+    and found nowhere on two sweeps it is sent again."""
     world.enqueued("retrying-1", at=0.0)
-    world.states["retrying-1"] = "RETRY"
+    world.states["retrying-1"] = state
     assert world.sweep(now=GRACE + 1).started == 0
     world.sweep(now=GRACE + 2)
     assert [e.task_id for e in world.sent] == ["retrying-1"]

@@ -230,10 +230,20 @@ async def test_an_undecodable_body_is_dead_lettered_and_the_worker_goes_on(
 def test_long_delay_is_parked_and_runs_exactly_once(
     env: dict[str, str], worker: WorkerProcess, results: Celery, redis_url: str, namespace: str
 ) -> None:
-    """A 3 s retry (over the 1 s park threshold) waits in the store and then runs once."""
+    """A 3 s retry (over the 1 s park threshold) waits in the store, its task PARKED and out
+    of the ledger of sent work (nothing of it is on the broker), and then runs once."""
     prefix = f"{namespace}:slow"
-    enqueue(env, ("tests.slow_retry", [prefix], {}, None))
+    [sent] = enqueue(env, ("tests.slow_retry", [prefix], {}, None))
+    parked = results.AsyncResult(sent["task_id"])
     deadline = time.monotonic() + 30
+    while parked.state != "PARKED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (parked.state, len(attempts(redis_url, prefix))) == ("PARKED", 1)
+    ledger = redis.Redis.from_url(redis_url)
+    try:
+        assert ledger.hget(f"outlast:{namespace}:ledger:messages", sent["task_id"]) is None
+    finally:
+        ledger.close()
     while len(attempts(redis_url, prefix)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     times = attempts(redis_url, prefix)
@@ -241,6 +251,7 @@ def test_long_delay_is_parked_and_runs_exactly_once(
     assert times[1] - times[0] >= 3.0
     time.sleep(2.0)  # nothing may run it a third time
     assert len(attempts(redis_url, prefix)) == 2
+    assert parked.state == "SUCCESS"
 
 
 async def test_a_replayed_dead_letter_succeeds(

@@ -39,7 +39,13 @@ from outlast.workers.execution._loop import run_on_process_loop
 from outlast.workers.execution._operations import OperationSpec, spec_for
 from outlast.workers.execution._steps import Defer, Done, Retry, Step
 from outlast.workers.execution._worker_losses import forget_starts, refuse_after_losses
-from outlast.workers.sending._ledger import LedgerEntry, process_ledger, record_sent
+from outlast.workers.sending._ledger import (
+    PARKED_STATE,
+    LedgerEntry,
+    forget_sent,
+    process_ledger,
+    record_sent,
+)
 
 __all__ = ["ResilientTask", "register_task"]
 
@@ -144,7 +150,20 @@ class ResilientTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
             log.warning("%s: store unavailable, holding the retry on the broker", spec.name)
             held = envelope.deferred_until(due)
             self._retry_on_broker(spec, args, kwargs, held, threshold)
+        self._waiting_parked(due, reason)
         raise Ignore()
+
+    def _waiting_parked(self, due: float, reason: str) -> None:
+        """The work waits in the store now: its ledger entry goes (nothing of it is on the
+        broker) and its state is PARKED, so the entry its release records is kept until it
+        starts. A ledger that cannot be told leaves the state STARTED (the sweep then drops
+        the entry, and does not send parked work a second time)."""
+        if not forget_sent(process_ledger(), self.request.id):
+            return
+        try:
+            self.update_state(state=PARKED_STATE, meta={"parked_until": due, "reason": reason})
+        except Exception as error:  # the result backend's own errors: the state stays STARTED
+            log.warning("%s: parked, state not updated: %s", self.request.id, error)
 
     def _retry_on_broker(
         self,

@@ -35,14 +35,19 @@ from outlast.config import get_settings
 from outlast.workers._app import app
 
 __all__ = [
+    "PARKED_STATE",
     "Ledger",
     "LedgerEntry",
+    "forget_sent",
     "ledger_for",
     "process_ledger",
     "record_sent",
 ]
 
 log = logging.getLogger("outlast.workers.ledger")
+
+PARKED_STATE: Final = "PARKED"
+"""The Celery state of a task whose next attempt waits in the store's retry schedule."""
 
 _DRIVER_ERRORS = (redis.RedisError, OSError)
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
@@ -165,6 +170,19 @@ def record_sent(ledger: Ledger | None, entry: LedgerEntry, *, sent_at: float) ->
         ledger.record(entry, sent_at=sent_at)
     except _DRIVER_ERRORS as error:
         log.warning("ledger: %s (%s) sent but not recorded: %s", entry.task_id, entry.name, error)
+
+
+def forget_sent(ledger: Ledger | None, task_id: str) -> bool:
+    """Drop ``task_id``'s entry (its work waits elsewhere now); False when Redis failed,
+    logged, never raised."""
+    if ledger is None:
+        return True
+    try:
+        ledger.drop([task_id])
+    except _DRIVER_ERRORS as error:
+        log.warning("ledger: %s could not be dropped: %s", task_id, error)
+        return False
+    return True
 
 
 def _text(value: Any) -> str:

@@ -3,8 +3,9 @@
 Beat runs it every ``ledger_sweep_interval`` seconds (``outlast.maintenance.sweep_ledger``).
 It looks only at ledger entries (``outlast.workers.sending._ledger``) sent more than
 ``ledger_grace`` seconds ago, and for each reads, in the order a message moves: its result
-state (anything but PENDING or RETRY means it started: the entry is dropped; a retry sent
-through the broker is its task's entry from then on), the broker's queue
+state (anything but PENDING, RETRY or PARKED means it started: the entry is dropped; a
+retry sent through the broker, or released from the store, is its task's entry from then
+on), the broker's queue
 lists, kombu's ``unacked`` hash, then its result state again. An entry found nowhere is a
 suspect; a suspect found nowhere by the next sweep as well was lost, and is sent again
 with the same task id, arguments and queue. Two sweeps in a row, because one reading can
@@ -33,13 +34,13 @@ from typing import Any, Final
 import redis
 
 from outlast.workers._queue_depth import redis_keys
-from outlast.workers.sending._ledger import Ledger, LedgerEntry
+from outlast.workers.sending._ledger import PARKED_STATE, Ledger, LedgerEntry
 
 __all__ = ["BrokerView", "ResultStates", "SweepReport", "sweep"]
 
 log = logging.getLogger("outlast.workers.ledger")
 
-_WAITING: Final = frozenset({"PENDING", "RETRY"})
+_WAITING: Final = frozenset({"PENDING", "RETRY", PARKED_STATE})
 
 LOST_AFTER_SWEEPS: Final = 2
 _PAGE = 1000
