@@ -43,17 +43,13 @@ HOLD_OPEN = 5.0  # how long the task is kept deferred: two or more deferrals
 
 
 @pytest.fixture
-def env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
-    """The worker's environment: cluster-scope breakers (OUTLAST_REDIS_URL is set)."""
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The folder's environment (cluster-scope breakers: OUTLAST_REDIS_URL is set), with the
+    guarded breaker's short recovery, and deferrals of up to RECOVERY on the broker."""
     return {
-        "OUTLAST_BROKER_URL": broker_url,
-        "OUTLAST_REDIS_URL": redis_url,
-        "OUTLAST_TEST_REDIS_URL": redis_url,
-        "OUTLAST_NAMESPACE": namespace,
-        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
+        **env,
         "OUTLAST_CIRCUIT_BREAKERS": json.dumps({BREAKER: {"recovery_timeout": RECOVERY}}),
-        "OUTLAST_RETRY_PARK_THRESHOLD": "10",  # deferrals of <= RECOVERY ride the broker
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        "OUTLAST_RETRY_PARK_THRESHOLD": "10",
     }
 
 

@@ -34,18 +34,9 @@ TESTS_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def env(redis_url: str, broker_url: str, namespace: str) -> dict[str, str]:
-    """The worker system's environment, shared by workers and enqueuing processes."""
-    return {
-        "OUTLAST_BROKER_URL": broker_url,
-        "OUTLAST_REDIS_URL": redis_url,
-        "OUTLAST_TEST_REDIS_URL": redis_url,
-        "OUTLAST_NAMESPACE": namespace,
-        "OUTLAST_TASK_MODULES": '["_ops_for_tests"]',
-        "OUTLAST_RETRY_PARK_THRESHOLD": "1.0",
-        "OUTLAST_RETRY_RELEASE_INTERVAL": "0.5",
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
-    }
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The folder's environment, with retries over 1 s parked and released every 0.5 s."""
+    return {**env, "OUTLAST_RETRY_PARK_THRESHOLD": "1.0", "OUTLAST_RETRY_RELEASE_INTERVAL": "0.5"}
 
 
 @pytest.fixture
