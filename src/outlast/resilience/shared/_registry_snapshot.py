@@ -101,6 +101,7 @@ class RegistryPublisher:
         self.follower = follower or CommandFollower()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._pid = os.getpid()
         self._unlisten: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
 
@@ -166,8 +167,10 @@ class RegistryPublisher:
             self.link.call(lambda client: client.hdel(key, self.process_id))
 
     def _on_event(self, event: ResilienceEvent) -> None:
-        """A breaker of this process changed state: publish now, not at the next interval."""
-        if isinstance(event, BreakerTransition):
+        """A breaker of this process changed state: publish now, not at the next interval.
+        In a forked child this (the parent's) publisher stays subscribed but does nothing:
+        its event's lock was copied in whatever state the fork found it."""
+        if isinstance(event, BreakerTransition) and os.getpid() == self._pid:
             self._wake.set()
 
     def _serve(self) -> None:

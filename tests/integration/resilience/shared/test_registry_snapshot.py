@@ -9,6 +9,8 @@ None, and publishing to it returns False without raising.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from _forked import finish
 from _servers import delete_keys_with_prefix
 from outlast.resilience import get_bulkhead, get_circuit_breaker
 from outlast.resilience.shared._redis_link import RedisLink
@@ -140,3 +143,26 @@ def test_a_command_past_its_time_or_for_another_breaker_moves_nothing() -> None:
     assert breaker.state == "closed"
     assert follower.apply({breaker.name.encode(): command("open", now)}, now) == [breaker.name]
     assert breaker.state == "open"
+
+
+def _child_sees_the_copy_stay_quiet(publisher: RegistryPublisher) -> None:
+    """In a forked child: a transition reaches the parent's (copied) publisher, which must
+    leave its copied event alone (exit 0)."""
+    breaker = get_circuit_breaker(f"child-{uuid.uuid4().hex[:6]}", scope="local")
+    breaker.force_open()
+    os._exit(0 if not publisher._wake.is_set() else 3)
+
+
+def test_a_forked_childs_copy_of_the_publisher_ignores_transitions(link: RedisLink) -> None:
+    """The parent's publisher, copied into a forked child, never touches its copied event
+    when a breaker moves there (its lock may have been copied held)."""
+    publisher = RegistryPublisher(link, interval=60.0).start()
+    try:
+        time.sleep(0.1)  # past the first round: the thread waits on its event
+        child = multiprocessing.get_context("fork").Process(
+            target=_child_sees_the_copy_stay_quiet, args=(publisher,)
+        )
+        child.start()
+        assert finish(child, 20) == 0
+    finally:
+        publisher.stop()
