@@ -7,6 +7,7 @@ thread delivers is safe and delivery pays for no lock.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -17,12 +18,19 @@ L = TypeVar("L")
 
 
 class Listeners(Generic[L]):
-    """The listeners of one kind of news, in the order they were added."""
+    """The listeners of one kind of news, in the order they were added (one instance per
+    kind, made at import: each registers a fork hook)."""
 
     __slots__ = ("_lock", "all")
 
     def __init__(self) -> None:
         self.all: tuple[L, ...] = ()
+        self._lock = threading.Lock()
+        # A forked child gets a new lock: the copy may have been held by a thread that
+        # does not exist there.
+        os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self) -> None:
         self._lock = threading.Lock()
 
     def add(self, listener: L) -> Callable[[], None]:
