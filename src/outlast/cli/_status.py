@@ -2,7 +2,8 @@
 
 Breakers and bulkheads are every process's published snapshots merged the way the health
 API merges them (``_registry_merge``); queue depths, consumers and workers come from the
-broker (``_status_broker``); active alerts from the store. Redis that does not answer ends
+broker (``_status_broker``); active alerts, and the work held for later (retries parked in
+the store, dead letters), from the store. Redis that does not answer ends
 the command with one line and status 1. This command reads; it never changes anything.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from typing import Any
 
 from outlast.cli._console import checked_link, emit_json, store, table
@@ -27,7 +29,7 @@ def add_status_parser(commands: Any) -> None:
     """Register ``outlast status [--json] [--timeout S]``."""
     status = commands.add_parser(
         "status",
-        help="breakers, bulkheads, queue depths and consumers, workers and active alerts",
+        help="breakers, bulkheads, queues, workers, parked retries, dead letters and alerts",
     )
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
     status.add_argument(
@@ -69,20 +71,28 @@ def collect(*, timeout: float) -> dict[str, Any]:
     from outlast.workers import app
 
     broker = broker_view(app, timeout=timeout)
-    alerts = asyncio.run(_active_alerts())
+    alerts, held = asyncio.run(_from_store())
     return {
         "breakers": merge_breakers(snapshots),
         "bulkheads": merge_bulkheads(snapshots),
         "queues": broker["queues"],
         "workers": broker["workers"],
+        "held": held,
         "alerts": [alert.to_document() for alert in alerts],
     }
 
 
-async def _active_alerts() -> list[Alert]:
+async def _from_store() -> tuple[list[Alert], dict[str, int]]:
+    """The active alerts, and how much work waits in the store."""
     client = store()
     try:
-        return await client.list_alerts(limit=ALERT_LIMIT)
+        alerts = await client.list_alerts(limit=ALERT_LIMIT)
+        held = {
+            "parked_retries": await client.count_scheduled_retries(),
+            "parked_due": await client.count_scheduled_retries(due_before=time.time()),
+            "dead_letters": await client.count_dead_letters(),
+        }
+        return alerts, held
     finally:
         await client.close()
 
@@ -95,6 +105,9 @@ def render(report: dict[str, Any]) -> str:
                  for n, b in report["bulkheads"].items()]  # fmt: skip
     queues = [(n, q["depth"], len(q["consumers"]), ", ".join(q["consumers"]) or "-")
               for n, q in report["queues"].items()]  # fmt: skip
+    held = report["held"]
+    waiting = [("parked_retries", held["parked_retries"], held["parked_due"]),
+               ("dead_letters", held["dead_letters"], "-")]  # fmt: skip
     alerts = [(a["id"], a["severity"], a["alert_type"], a["title"], a["occurrences"],
                a["acknowledged_by"] or "-") for a in report["alerts"]]  # fmt: skip
     parts = [
@@ -102,6 +115,7 @@ def render(report: dict[str, Any]) -> str:
         ("Bulkheads", table(("NAME", "ACTIVE", "CAPACITY", "REJECTED"), bulkheads)),
         ("Queues", table(("QUEUE", "DEPTH", "CONSUMERS", "WORKERS"), queues)),
         ("Workers", table(("WORKER",), [(w,) for w in report["workers"]])),
+        ("Held for later", table(("KIND", "COUNT", "DUE NOW"), waiting)),
         ("Active alerts", table(("ID", "SEVERITY", "TYPE", "TITLE", "SEEN", "ACKED BY"), alerts)),
     ]
     return "\n\n".join(f"{title}\n{body}" for title, body in parts)

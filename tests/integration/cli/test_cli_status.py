@@ -19,7 +19,7 @@ from _cli_support import outlast, outlast_json
 from _servers import free_port
 from _workers import WorkerProcess
 from outlast.errors import ErrorSeverity
-from outlast.store import Alert, RedisStore
+from outlast.store import Alert, DeadLetter, RedisStore, ScheduledRetry
 
 
 @pytest.fixture(params=BROKERS)
@@ -29,15 +29,23 @@ def worker_env(request: pytest.FixtureRequest, env: dict[str, str]) -> Iterator[
         yield {**env, "OUTLAST_BROKER_URL": url}
 
 
-async def raise_alert(env: dict[str, str]) -> Alert:
-    """An active critical alert in the store."""
+async def fill_store(env: dict[str, str]) -> None:
+    """An active critical alert; two parked retries, one of them due; one dead letter."""
     store = RedisStore(env["OUTLAST_REDIS_URL"], namespace=env["OUTLAST_NAMESPACE"])
     try:
         now = time.time()
-        return await store.upsert_alert(Alert(
+        await store.upsert_alert(Alert(
             id="cli-status-alert", alert_type="error_rate", severity=ErrorSeverity.CRITICAL,
             title="payments failing", message="40% of calls fail", created_at=now,
             updated_at=now, labels={"service": "payments"},
+        ))  # fmt: skip
+        for due in (now - 5, now + 600):
+            await store.schedule_retry(
+                ScheduledRetry(task_name="tests.noop", due_at=due, scheduled_at=now)
+            )
+        await store.add_dead_letter(DeadLetter(
+            id="cli-status-letter", task_name="tests.noop", reason="exhausted",
+            error_type="ConnectionError", error_message="down", failed_at=now,
         ))  # fmt: skip
     finally:
         await store.close()
@@ -45,13 +53,13 @@ async def raise_alert(env: dict[str, str]) -> Alert:
 
 def prepare(env: dict[str, str], sender: Celery) -> None:
     """The worker uses a cluster breaker and holds a bulkhead; three messages wait on
-    ``emails``, which nobody consumes; one alert is active."""
+    ``emails``, which nobody consumes; the store holds an alert, retries and a letter."""
     used = sender.send_task("tests.cli.breaker", ["cli-status-db", "cluster"], queue="operations")
     held = sender.send_task("tests.cli.bulkhead", ["cli-status-pool", 4], queue="operations")
     assert (used.get(timeout=30), held.get(timeout=30)) == ("closed", 4)
     for _ in range(3):
         sender.send_task("tests.cli.breaker", ["unused", "local"], queue="emails")
-    asyncio.run(raise_alert(env))
+    asyncio.run(fill_store(env))
     assert published(env, "cli-status-db")
 
 
@@ -59,7 +67,7 @@ def test_json_and_tables_show_the_cluster(
     worker_env: dict[str, str], worker: WorkerProcess, sender: Celery
 ) -> None:
     """The worker's breaker and bulkhead, depths (Redis lists or RabbitMQ's passive declare),
-    consumers, the worker and the alert, in JSON and in the tables."""
+    consumers, the worker, the work held in the store and the alert, in JSON and tables."""
     env = worker_env
     prepare(env, sender)
     report: dict[str, Any] = outlast_json(env, "status")
@@ -71,6 +79,7 @@ def test_json_and_tables_show_the_cluster(
     assert name.startswith("cli-status-")
     assert report["queues"]["operations"] == {"depth": 0, "consumers": [name]}
     assert report["queues"]["emails"] == {"depth": 3, "consumers": []}
+    assert report["held"] == {"parked_retries": 2, "parked_due": 1, "dead_letters": 1}
     assert [(a["id"], a["severity"]) for a in report["alerts"]] == [
         ("cli-status-alert", "critical")
     ]
@@ -81,6 +90,7 @@ def test_json_and_tables_show_the_cluster(
     assert rows["emails"][1:] == ["3", "0", "-"]
     assert rows["operations"][1:] == ["0", "1", name]
     assert rows["cli-status-alert"][1:3] == ["critical", "error_rate"]
+    assert (rows["parked_retries"][1:], rows["dead_letters"][1:]) == (["2", "1"], ["1", "-"])
 
 
 def test_redis_down_is_one_line(env: dict[str, str]) -> None:

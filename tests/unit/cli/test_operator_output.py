@@ -47,10 +47,12 @@ def test_status_report_reads_as_titled_tables() -> None:
         "bulkheads": {"pool": {"capacity": 4, "active_count": 1, "rejection_rate": 0.25}},
         "queues": {"emails": {"depth": None, "consumers": ["w1@h", "w2@h"]}},
         "workers": ["w1@h", "w2@h"],
+        "held": {"parked_retries": 3, "parked_due": 1, "dead_letters": 0},
         "alerts": [],
     })  # fmt: skip
     rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
     assert rows["db"] == ["open", "5", "2"]
+    assert (rows["parked_retries"], rows["dead_letters"]) == (["3", "1"], ["0", "-"])
     assert rows["pool"] == ["1", "4", "25.0%"]
     assert rows["emails"] == ["-", "2", "w1@h,", "w2@h"]
     assert text.endswith("Active alerts\n  (none)")
