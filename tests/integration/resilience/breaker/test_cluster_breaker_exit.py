@@ -29,12 +29,14 @@ breaker, _ = cluster_breaker(
     link, "exit", failure_threshold=5, backend_options={"flush_interval": 60.0}
 )
 breaker.state  # the first use reads the cluster's view
-time.sleep(0.5)
+time.sleep(0.5)  # that read is done: what follows waits for the next tick, a minute away
 for _ in range(2):
     try:
         breaker.call_sync(down)
     except ConnectionError:
         pass
+# Nothing of the two failures is in Redis yet: only the exit can send them.
+sys.exit(3 if link.client.hget(link.key("cb", "exit"), "fail") is not None else 0)
 """
 
 
